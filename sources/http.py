@@ -1,0 +1,370 @@
+"""The one HTTP client of the connector: auth, timeouts, pooling, rate limits, retries, errors.
+
+Every vendor source makes its requests through a `VendorClient`:
+
+- the vendor's auth header, set per request by an `httpx.Auth`, so the key is in no default
+  header, repr, log line or exception;
+- a client-side rate limiter (pyrate-limiter, a sliding window per configured limit) shared by
+  every request and thread of the client, so all resources of a run together keep within the
+  vendor's published limits;
+- retries with exponential backoff and jitter (tenacity) on 429, 5xx, timeouts, dropped
+  connections and bodies that are not JSON, honouring `Retry-After` (seconds or an HTTP date)
+  and `x-ratelimit-reset`; a 429 pauses the whole client, not just the one request;
+- 400, 401, 402, 403 and 404 are never retried: they raise `VendorRequestError`, which names the
+  vendor, the endpoint, the status and what to do about it;
+- `fan_out` keeps many requests in flight, within the same limits, for concurrent fetching.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+import httpx
+import orjson
+from pyrate_limiter import Limiter, Rate
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+USER_AGENT = "outreach-elt/0.1 (+https://dlthub.com)"
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """How a vendor authenticates and what its errors mean."""
+
+    name: str  # the dlt source name: reply_io, saleshandy, instantly
+    title: str  # as users know it
+    auth_header: str
+    auth_prefix: str  # "Bearer " or ""
+    key_hint: str  # where a user creates a key, and which scopes it needs
+    plan_hint: str
+    invalid_key_markers: tuple[str, ...] = ()  # a 400 whose text has one of these is a bad key
+
+    @property
+    def key_setting(self) -> str:
+        return f"SOURCES__{self.name.upper()}__API_KEY"
+
+
+VENDORS = {
+    "reply_io": Vendor(
+        "reply_io", "Reply.io", "Authorization", "Bearer ",
+        key_hint="Create a key in Reply.io under Settings > API Key; it needs the sequences:read and "
+                 "reporting:read scopes",
+        plan_hint="Reply.io API access depends on your plan; check it under Settings > Billing",
+    ),
+    "saleshandy": Vendor(
+        "saleshandy", "Saleshandy", "x-api-key", "",
+        key_hint="Create a key in Saleshandy under Settings > API Key (it is shown once)",
+        plan_hint="Saleshandy's API needs the Pro plan or higher",
+        invalid_key_markers=("1001", "invalid token"),
+    ),
+    "instantly": Vendor(
+        "instantly", "Instantly", "Authorization", "Bearer ",
+        key_hint="Create an API v2 key in Instantly under Settings > Integrations > API; give it the "
+                 "campaigns:read (or all:read) scope",
+        plan_hint="Instantly's API v2 needs the Growth plan or higher",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """How a client talks to one vendor. `rate_limits` are (requests, seconds) pairs, all enforced."""
+
+    rate_limits: tuple[tuple[int, float], ...]
+    timeout: float = 30.0
+    max_attempts: int = 6
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    max_retry_after: float = 3600.0  # a longer wait asked by the vendor is cut to this
+    max_concurrency: int = 1
+
+
+@dataclass
+class RequestStats:
+    """What a client did: for the run summary and for tests."""
+
+    requests: int = 0  # attempts sent, retries included
+    retries: int = 0
+    throttled: int = 0  # 429 answers
+    throttle_wait_s: float = 0.0  # time paused because the vendor said so
+    limiter_wait_s: float = 0.0  # time waited to keep within the client-side limits
+    planned: int = 0  # requests a source announced it will make (for progress)
+    done: int = 0  # logical requests completed
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **amounts: float) -> None:
+        with self._lock:
+            for name, amount in amounts.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+
+class VendorError(Exception):
+    """A request to a vendor failed. The message says what happened and what to do."""
+
+    def __init__(self, vendor: Vendor, method: str, endpoint: str, status: int | None, message: str) -> None:
+        self.vendor = vendor.name
+        self.method = method
+        self.endpoint = endpoint
+        self.status = status
+        super().__init__(message)
+
+
+class VendorRequestError(VendorError):
+    """The vendor refused the request (4xx): retrying would not help."""
+
+
+class VendorUnavailableError(VendorError):
+    """The vendor kept failing (5xx, 429, timeouts, broken answers) until the retry budget ran out."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying; `wait` is what the vendor asked for, if it said."""
+
+    def __init__(self, description: str, status: int | None = None, wait: float | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.wait = wait
+
+
+class _KeyAuth(httpx.Auth):
+    def __init__(self, header: str, value: str) -> None:
+        self._header = header
+        self._value = value
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers[self._header] = self._value
+        yield request
+
+    def __repr__(self) -> str:
+        return f"_KeyAuth({self._header}=***)"
+
+
+class VendorClient:
+    """A rate-limited, retrying JSON client for one vendor. Thread-safe; use one per run."""
+
+    def __init__(self, vendor: str, base_url: str, api_key: str, settings: HttpSettings) -> None:
+        if not api_key or not str(api_key).strip():
+            raise ValueError(f"No API key for {VENDORS[vendor].title}: set {VENDORS[vendor].key_setting}")
+        self.vendor = VENDORS[vendor]
+        self.settings = settings
+        self.stats = RequestStats()
+        self._key = str(api_key).strip()
+        self._limiter = Limiter([Rate(count, int(seconds * 1000)) for count, seconds in settings.rate_limits])
+        self._resume_at = 0.0
+        self._pause_lock = threading.Lock()
+        pool = max(settings.max_concurrency, 1)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            auth=_KeyAuth(self.vendor.auth_header, self.vendor.auth_prefix + self._key),
+            timeout=httpx.Timeout(settings.timeout),
+            limits=httpx.Limits(max_connections=pool + 2, max_keepalive_connections=pool + 2),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    def __repr__(self) -> str:
+        return f"VendorClient({self.vendor.name}, {self._http.base_url})"
+
+    def __enter__(self) -> "VendorClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET a JSON document."""
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, json: Any = None) -> Any:
+        """POST a JSON body and return the JSON answer."""
+        return self.request("POST", path, json=json)
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> Any:
+        """Send one request, with retries, within the rate limits; return the decoded JSON."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=lambda state: self._before_retry(method, path, state),
+            reraise=True,
+        )
+        try:
+            result = retrying(self._attempt, method, path, params, json)
+        except _Transient as exc:
+            raise VendorUnavailableError(
+                self.vendor, method, path, exc.status,
+                f"{self.vendor.title} kept failing on {method} {path}: {exc} "
+                f"(gave up after {self.settings.max_attempts} attempts). This is on the vendor's side or the "
+                f"network's; nothing was loaded from this request. Run again later: the next run resumes "
+                f"where the last complete load ended.",
+            ) from None
+        self.stats.add(done=1)
+        return result
+
+    def fan_out(self, call: Callable[[T], R], items: Iterable[T], max_in_flight: int | None = None,
+                ) -> Iterator[tuple[T, R]]:
+        """Call `call(item)` for every item with up to `max_in_flight` in flight; yield in item order.
+
+        Memory stays flat: only a window of results is held. The first error cancels the rest and
+        is raised.
+        """
+        width = max(1, max_in_flight or self.settings.max_concurrency)
+        if width == 1:
+            for item in items:
+                yield item, call(item)
+            return
+        executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=f"{self.vendor.name}-http")
+        window: list[tuple[T, Future[R]]] = []
+        try:
+            iterator = iter(items)
+            for item in iterator:
+                window.append((item, executor.submit(call, item)))
+                if len(window) >= width * 2:
+                    head, future = window.pop(0)
+                    yield head, future.result()
+            for head, future in window:
+                yield head, future.result()
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _attempt(self, method: str, path: str, params: dict[str, Any] | None, json: Any) -> Any:
+        self._wait_for_pause()
+        started = time.monotonic()
+        self._limiter.try_acquire(self.vendor.name, blocking=True)
+        self.stats.add(requests=1, limiter_wait_s=time.monotonic() - started)
+        try:
+            response = self._http.request(method, path, params=params, json=json)
+        except httpx.TimeoutException:
+            raise _Transient(f"no answer within {self.settings.timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise _Transient(f"connection failed ({type(exc).__name__})") from None
+        log.debug("%s %s %s -> %s in %.0f ms", self.vendor.title, method, path, response.status_code,
+                  (time.monotonic() - started) * 1000)
+        status = response.status_code
+        if status == 429:
+            wait = _server_wait(response)
+            self.stats.add(throttled=1)
+            self._pause(wait if wait is not None else self.settings.backoff_initial)
+            raise _Transient("rate limited (429)", status, wait)
+        if status >= 500:
+            raise _Transient(f"server error {status}", status, _server_wait(response))
+        if status >= 400:
+            raise self._refusal(method, path, response)
+        if not response.content or status == 204:
+            return None
+        content_type = response.headers.get("content-type", "")
+        if "html" in content_type:
+            raise _Transient(f"answered {status} with an HTML page instead of JSON", status)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise _Transient(f"answered {status} with a body that is not valid JSON "
+                             f"({len(response.content)} bytes, {content_type or 'no content type'})", status) from None
+
+    def _refusal(self, method: str, path: str, response: httpx.Response) -> VendorRequestError:
+        status = response.status_code
+        detail = self._redact(_error_detail(response))
+        vendor = self.vendor
+        is_bad_key = status == 401 or (
+            status == 400 and any(m in detail.lower() for m in vendor.invalid_key_markers))
+        if is_bad_key:
+            what = (f"the API key was not accepted. Check {vendor.key_setting} (environment) or "
+                    f"[sources.{vendor.name}] api_key in .dlt/secrets.toml. {vendor.key_hint}.")
+        elif status == 402:
+            what = f"the workspace's plan has no API access. {vendor.plan_hint}."
+        elif status == 403:
+            what = f"the API key lacks a permission (scope) this endpoint needs. {vendor.key_hint}."
+        elif status == 404:
+            what = (f"the endpoint or object was not found. Check [sources.{vendor.name}] base_url "
+                    f"(SOURCES__{vendor.name.upper()}__BASE_URL); an object may have been deleted.")
+        elif status == 400:
+            what = "the request was refused as invalid, usually a date range or parameter the API does not allow."
+        else:
+            what = "the request was refused."
+        suffix = f" The vendor said: {detail}" if detail else ""
+        return VendorRequestError(vendor, method, path, status,
+                                  f"{vendor.title} refused {method} {path} with {status}: {what}{suffix}")
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.wait is not None:
+            return min(exc.wait, self.settings.max_retry_after)
+        backoff = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max,
+                                          jitter=self.settings.backoff_initial)
+        return backoff(state)
+
+    def _before_retry(self, method: str, path: str, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        throttled = isinstance(exc, _Transient) and exc.status == 429
+        self.stats.add(retries=1, throttle_wait_s=wait if throttled else 0.0)
+        log.warning("%s: %s on %s %s; retrying in %.1f s (attempt %d of %d)", self.vendor.title, exc, method, path,
+                    wait, state.attempt_number + 1, self.settings.max_attempts)
+
+    def _pause(self, seconds: float) -> None:
+        """Hold every request of this client for `seconds` (the vendor asked us to slow down)."""
+        seconds = min(seconds, self.settings.max_retry_after)
+        with self._pause_lock:
+            self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+    def _wait_for_pause(self) -> None:
+        delay = self._resume_at - time.monotonic()
+        if delay > 0:
+            self.stats.add(throttle_wait_s=delay)
+            time.sleep(delay)
+
+
+def _server_wait(response: httpx.Response) -> float | None:
+    """Seconds the vendor asked us to wait: Retry-After (seconds or HTTP date) or x-ratelimit-reset."""
+    retry_after = response.headers.get("retry-after")
+    if retry_after:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            try:
+                return max(0.0, email.utils.parsedate_to_datetime(retry_after).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset:
+        try:
+            value = float(reset)
+        except ValueError:
+            return None
+        return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
+    return None
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The vendor's own words about an error, from any of the three body shapes."""
+    try:
+        body = orjson.loads(response.content) if response.content else None
+    except orjson.JSONDecodeError:
+        return response.text[:300].strip()
+    if isinstance(body, dict):
+        parts = [str(body[k]) for k in ("message", "detail", "title", "code", "error") if body.get(k)]
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            parts += [str(e.get("detail") or e.get("message") or e) if isinstance(e, dict) else str(e) for e in errors]
+        return "; ".join(dict.fromkeys(parts))[:500]
+    return str(body)[:300] if body is not None else ""
