@@ -1,0 +1,183 @@
+"""The HTTP client under every fault, over real HTTP on loopback against a minimal twin."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from typing import Iterator
+
+import pytest
+
+from sandbox.server import Faults, Request, Response, TwinServer, VendorTwin
+from sandbox.world import World, WorldConfig
+from sources.http import HttpSettings, VendorClient, VendorRequestError, VendorUnavailableError
+
+KEY = "zz-distinctive-key-4242"
+
+
+class ProbeTwin(VendorTwin):
+    """Bearer auth like Instantly; a few routes whose answers the tests control."""
+
+    vendor = "instantly"
+    api_key = KEY
+
+    def register_routes(self) -> None:
+        self.once: list[Response] = []  # answered before the route itself, one per request
+        self.route("GET", "/items/(?P<n>[0-9]+)", self._item)
+        self.route("GET", "/status/(?P<code>[0-9]+)", self._status)
+
+    def _item(self, request: Request, match) -> Response:  # type: ignore[no-untyped-def]
+        if self.once:
+            return self.once.pop(0)
+        return Response.json(200, {"n": int(match["n"])})
+
+    def _status(self, request: Request, match) -> Response:  # type: ignore[no-untyped-def]
+        return self.error(int(match["code"]), f"echo {KEY} refused")  # a vendor that echoes the key
+
+    def authenticate(self, request: Request) -> Response | None:
+        if request.headers.get("Authorization") != f"Bearer {KEY}":
+            return self.error(401, "Invalid API key")
+        return None
+
+    def error(self, status: int, message: str, **extra: object) -> Response:
+        return Response.json(status, {"statusCode": status, "error": "Error", "message": message})
+
+
+@pytest.fixture
+def server() -> Iterator[TwinServer]:
+    twin = ProbeTwin(World(WorldConfig(start="2026-11-23T12:00:00Z")), faults=Faults(timeout_seconds=1.0))
+    running = TwinServer(twin).start()
+    yield running
+    running.stop()
+
+
+def client_for(server: TwinServer, key: str = KEY, **settings: object) -> VendorClient:
+    options = dict(rate_limits=((1000, 1.0),), timeout=0.5, max_attempts=4, backoff_initial=0.05,
+                   backoff_max=0.2, max_concurrency=1)
+    options.update(settings)
+    return VendorClient("instantly", server.url, key, HttpSettings(**options))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "503", "timeout", "drop", "truncate", "html"])
+def test_transient_faults_are_retried_until_the_answer_comes(server: TwinServer, fault: str) -> None:
+    server.faults.script = [fault, fault]
+    with client_for(server) as client:
+        assert client.get("/items/7") == {"n": 7}
+        assert client.stats.retries == 2
+    logged = server.requests("/items/7")
+    assert [e.fault for e in logged] == [fault, fault, None]
+
+
+def test_retry_after_in_seconds_is_waited(server: TwinServer) -> None:
+    server.faults.script = ["429"]
+    server.faults.retry_after = 1
+    with client_for(server) as client:
+        assert client.get("/items/1") == {"n": 1}
+        assert client.stats.throttled == 1
+    first, second = server.requests("/items/1")
+    assert second.at - first.at >= 0.95
+
+
+def test_retry_after_as_http_date_is_waited(server: TwinServer) -> None:
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    server.twin.once.append(Response.json(429, {"message": "slow down"}, {"Retry-After": when}))
+    with client_for(server) as client:
+        assert client.get("/items/2") == {"n": 2}
+    first, second = server.requests("/items/2")
+    assert second.at - first.at >= 0.9  # an HTTP date has whole seconds: at least ~1 s remains
+
+
+def test_x_ratelimit_reset_is_waited(server: TwinServer) -> None:
+    server.twin.once.append(Response.json(429, {"message": "slow down"}, {"x-ratelimit-reset": "1"}))
+    with client_for(server) as client:
+        assert client.get("/items/3") == {"n": 3}
+    first, second = server.requests("/items/3")
+    assert second.at - first.at >= 0.95
+
+
+def test_gives_up_after_its_bound_with_a_clear_error(server: TwinServer) -> None:
+    server.faults.outage = True
+    with client_for(server, max_attempts=3) as client, pytest.raises(VendorUnavailableError) as raised:
+        client.get("/items/4")
+    assert len(server.requests("/items/4")) == 3
+    message = str(raised.value)
+    assert "Instantly kept failing on GET /items/4" in message and "3 attempts" in message
+    assert raised.value.status == 503
+
+
+@pytest.mark.parametrize("status, words", [
+    (400, "refused as invalid"),
+    (401, "API key was not accepted. Check SOURCES__INSTANTLY__API_KEY"),
+    (402, "plan has no API access"),
+    (403, "lacks a permission (scope)"),
+    (404, "not found. Check [sources.instantly] base_url"),
+])
+def test_client_errors_are_never_retried_and_say_what_to_do(server: TwinServer, status: int, words: str) -> None:
+    with client_for(server) as client, pytest.raises(VendorRequestError) as raised:
+        client.get(f"/status/{status}")
+    assert len(server.requests(f"/status/{status}")) == 1
+    assert raised.value.status == status
+    assert f"Instantly refused GET /status/{status} with {status}" in str(raised.value)
+    assert words in str(raised.value)
+
+
+def test_a_bad_key_is_refused_once(server: TwinServer) -> None:
+    with client_for(server, key="not-the-key") as client, pytest.raises(VendorRequestError) as raised:
+        client.get("/items/5")
+    assert raised.value.status == 401
+    assert len(server.requests("/items/5")) == 1
+
+
+def test_the_key_never_leaks(server: TwinServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    seen: list[str] = []
+    server.faults.script = ["503", "timeout", "429"]
+    server.faults.retry_after = 0
+    with client_for(server) as client:
+        client.get("/items/6")
+        seen += [repr(client), repr(client._http.auth), str(client.stats)]
+        for status in (400, 401, 403, 404):
+            with pytest.raises(VendorRequestError) as raised:
+                client.get(f"/status/{status}")
+            seen += [str(raised.value), repr(raised.value), str(raised.value.__cause__)]
+    server.faults.outage = True
+    with client_for(server, max_attempts=2) as client, pytest.raises(VendorUnavailableError) as raised:
+        client.get("/items/6")
+    seen += [str(raised.value), repr(raised.value)]
+    seen += [record.getMessage() for record in caplog.records]
+    assert not [text for text in seen if KEY in text]
+    assert "***" in " ".join(seen)  # the vendor's echo of the key was redacted, not passed on
+
+
+def test_concurrent_requests_keep_within_the_configured_rate(server: TwinServer) -> None:
+    limit, window = 40, 1.0
+    with client_for(server, rate_limits=((limit, window),), max_concurrency=16) as client:
+        started = time.monotonic()
+        results = list(client.fan_out(lambda n: client.get(f"/items/{n}"), range(200)))
+        elapsed = time.monotonic() - started
+    assert [n for n, _ in results] == list(range(200))
+    assert all(body == {"n": n} for n, body in results)
+    arrivals = sorted(e.at for e in server.requests("/items/"))
+    assert len(arrivals) == 200
+    busiest = max(sum(1 for t in arrivals[i:] if t < start + window) for i, start in enumerate(arrivals))
+    assert busiest <= limit
+    assert elapsed >= (200 / limit - 1) * window * 0.95  # the limit, not the server, set the pace
+
+
+def test_fan_out_overlaps_slow_requests(server: TwinServer) -> None:
+    server.faults.latency_ms = 100
+    with client_for(server, max_concurrency=10) as client:
+        started = time.monotonic()
+        assert len(list(client.fan_out(lambda n: client.get(f"/items/{n}"), range(30)))) == 30
+        elapsed = time.monotonic() - started
+    assert elapsed < 30 * 0.1 / 3  # sequential would take 3 s
+
+
+def test_fan_out_stops_at_the_first_refusal(server: TwinServer) -> None:
+    def fetch(n: int) -> object:
+        return client.get("/status/404" if n == 5 else f"/items/{n}")
+
+    with client_for(server, max_concurrency=4) as client, pytest.raises(VendorRequestError):
+        list(client.fan_out(fetch, range(1000)))
+    assert len(server.requests("/items/")) < 100
