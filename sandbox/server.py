@@ -353,11 +353,12 @@ def _make_handler(server: TwinServer) -> type[BaseHTTPRequestHandler]:
 class Sandbox:
     """The three vendor twins over one world, each on its own loopback port.
 
-    Use as a context manager; `env()` gives the settings that point the connector at it.
+    Use as a context manager; `env()` gives the settings that point the connector at it. With
+    `port_base`, Reply.io listens on that port, Saleshandy on the next and Instantly on the one after.
     """
 
     def __init__(self, world: World | None = None, faults: dict[str, Faults] | None = None,
-                 limits: dict[str, tuple[Limit, ...]] | None = None) -> None:
+                 limits: dict[str, tuple[Limit, ...]] | None = None, port_base: int = 0) -> None:
         from sandbox.instantly import InstantlyTwin
         from sandbox.reply_io import ReplyIoTwin
         from sandbox.saleshandy import SaleshandyTwin
@@ -366,10 +367,10 @@ class Sandbox:
         faults = faults or {}
         limits = limits or {}
         self.servers: dict[str, TwinServer] = {}
-        for twin_class in (ReplyIoTwin, SaleshandyTwin, InstantlyTwin):
+        for offset, twin_class in enumerate((ReplyIoTwin, SaleshandyTwin, InstantlyTwin)):
             vendor = twin_class.vendor
             twin = twin_class(self.world, faults=faults.get(vendor), limits=limits.get(vendor))
-            self.servers[vendor] = TwinServer(twin)
+            self.servers[vendor] = TwinServer(twin, port=port_base + offset if port_base else 0)
 
     @property
     def reply_io(self) -> TwinServer:
