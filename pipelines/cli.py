@@ -1,0 +1,36 @@
+"""The command line: what a user (or a scheduler) runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from pipelines import sandbox_cmd
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m pipelines`."""
+    root = argparse.ArgumentParser(prog="python -m pipelines",
+                                   description="Outreach analytics from Reply.io, Saleshandy and Instantly "
+                                               "into your warehouse.")
+    root.add_argument("-v", "--verbose", action="store_true", help="log what happens, request by request")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sandbox = commands.add_parser("sandbox", help="serve local twins of the three vendor APIs until interrupted")
+    sandbox_cmd.add_arguments(sandbox)
+    sandbox.set_defaults(handler=sandbox_cmd.serve)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; return its exit code (0 ok, 1 failed, 2 bad usage or config)."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except ValueError as exc:
+        print(f"error: {exc}")
+        return EXIT_USAGE
