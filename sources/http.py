@@ -21,6 +21,7 @@ import email.utils
 import logging
 import threading
 import time
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -150,6 +151,14 @@ class _KeyAuth(httpx.Auth):
         return f"_KeyAuth({self._header}=***)"
 
 
+_LIVE_CLIENTS: "weakref.WeakSet[VendorClient]" = weakref.WeakSet()
+
+
+def live_clients() -> list["VendorClient"]:
+    """The clients in use in this process (for progress reporting)."""
+    return list(_LIVE_CLIENTS)
+
+
 class VendorClient:
     """A rate-limited, retrying JSON client for one vendor. Thread-safe; use one per run."""
 
@@ -171,6 +180,7 @@ class VendorClient:
             limits=httpx.Limits(max_connections=pool + 2, max_keepalive_connections=pool + 2),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
+        _LIVE_CLIENTS.add(self)
 
     def __repr__(self) -> str:
         return f"VendorClient({self.vendor.name}, {self._http.base_url})"
@@ -182,6 +192,8 @@ class VendorClient:
         self.close()
 
     def close(self) -> None:
+        """Close the connections; the client is no longer reported as live."""
+        _LIVE_CLIENTS.discard(self)
         self._http.close()
 
     # -- requests ----------------------------------------------------------------------------
