@@ -1,0 +1,168 @@
+"""Instantly (API v2) campaigns and their daily analytics, per campaign and per step and variant.
+
+API reference: https://developer.instantly.ai/api-reference (campaign, campaign analytics).
+
+The step-analytics endpoint has no campaign id in its rows and sums over all campaigns when none
+is given, so it is called once per campaign and day. Those requests run concurrently, within the
+workspace's rate limits (100 per second and 6,000 per minute by default), through the shared
+`VendorClient`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Iterator, List, Optional, Sequence
+
+import dlt
+from dlt.sources import DltResource
+
+from sources import clock
+from sources.http import HttpSettings, VendorClient
+from sources.notes import RunNotes
+
+from .helpers import CampaignDirectory, created_day, daily_rows, days_between, parse_day, run_range, step_rows
+from .settings import (
+    CAMPAIGN_COLUMNS,
+    DAILY_ANALYTICS_PATH,
+    DAILY_COLUMNS,
+    DEFAULT_LOOK_BACK_DAYS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_RATE_LIMITS,
+    DEFAULT_TIMEOUT,
+    ROW_BATCH,
+    STEP_ANALYTICS_PATH,
+    STEP_COLUMNS,
+)
+
+
+@dlt.source(name="instantly")
+def instantly_source(
+    api_key: str = dlt.secrets.value,
+    base_url: str = dlt.config.value,
+    start_date: Optional[str] = None,
+    end_date: Optional[str] = None,
+    look_back_days: int = DEFAULT_LOOK_BACK_DAYS,
+    rate_limits: Optional[List[List[float]]] = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Sequence[DltResource]:
+    """Instantly campaigns, daily campaign analytics and daily step x variant analytics.
+
+    Args:
+        api_key: An Instantly API v2 key with read access to campaigns.
+        base_url: The API host, e.g. https://api.instantly.ai.
+        start_date: The first run's first day (YYYY-MM-DD); default 90 days ago.
+        end_date: The last day (YYYY-MM-DD). When set, the run reads the fixed range start_date..end_date
+            instead of continuing from the last loaded day; default today (UTC).
+        look_back_days: Later runs re-read this many days before the last loaded day, for late events.
+        rate_limits: [requests, seconds] pairs, all enforced; default 100 per second and 6,000 per minute.
+        max_concurrency: Requests in flight at once.
+        timeout: Seconds to wait for an answer.
+        max_attempts: Tries per request on 429, 5xx, timeouts and dropped connections.
+
+    Returns:
+        The resources campaigns, campaign_analytics_daily and step_analytics_daily.
+    """
+    start, end = parse_day(start_date, "start_date"), parse_day(end_date, "end_date")
+    if look_back_days < 0:
+        raise ValueError(f"Instantly: look_back_days must be 0 or more, got {look_back_days}")
+    if max_concurrency < 1:
+        raise ValueError(f"Instantly: max_concurrency must be 1 or more, got {max_concurrency}")
+    run_range(None, start, end, look_back_days, clock.utc_today())  # refuses a bad range before any request
+    limits = tuple((int(n), float(s)) for n, s in rate_limits) if rate_limits else DEFAULT_RATE_LIMITS
+    client = VendorClient("instantly", base_url, api_key, HttpSettings(
+        rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
+    notes = RunNotes(client)
+    directory = CampaignDirectory(client)
+    window = _Window(start, end, look_back_days)
+    return (
+        campaigns(directory, notes),
+        campaign_analytics_daily(client, directory, notes, window),
+        step_analytics_daily(client, directory, notes, window, max_concurrency),
+    )
+
+
+class _Window:
+    """The user's date settings; `range()` turns them into this run's days for one resource."""
+
+    def __init__(self, start: date | None, end: date | None, look_back_days: int) -> None:
+        self.start, self.end, self.look_back_days = start, end, look_back_days
+
+    def range(self, state: dict[str, Any]) -> tuple[date, date]:
+        return run_range(state.get("last_day"), self.start, self.end, self.look_back_days, clock.utc_today())
+
+
+def _finish(state: dict[str, Any], last: date) -> None:
+    """Record the last loaded day; never move it backwards (a fixed older range may be re-read)."""
+    state["last_day"] = max(state.get("last_day") or "", last.isoformat())
+
+
+@dlt.resource(name="campaigns", primary_key="id", write_disposition="merge", columns=CAMPAIGN_COLUMNS)
+def campaigns(directory: CampaignDirectory, notes: RunNotes) -> Iterator[list[dict[str, Any]]]:
+    """Every campaign (GET /api/v2/campaigns, cursor paging), merged on `id`."""
+    yield directory.all()
+    notes.save()
+
+
+@dlt.resource(name="campaign_analytics_daily", primary_key=("campaign_id", "day"), write_disposition="merge",
+              columns=DAILY_COLUMNS)
+def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory, notes: RunNotes,
+                             window: _Window) -> Iterator[list[dict[str, Any]]]:
+    """Per campaign and day (GET /api/v2/campaigns/analytics/daily), one call per campaign for the whole range."""
+    state = dlt.current.resource_state()
+    first, last = window.range(state)
+    ids = [c["id"] for c in directory.all()]
+    client.stats.add(planned=len(ids))
+
+    def fetch(campaign_id: str) -> Any:
+        return client.get(DAILY_ANALYTICS_PATH, params={
+            "campaign_id": campaign_id, "start_date": first.isoformat(), "end_date": last.isoformat()})
+
+    batch: list[dict[str, Any]] = []
+    for campaign_id, answer in client.fan_out(fetch, ids):
+        batch.extend(daily_rows(campaign_id, answer, notes))
+        if len(batch) >= ROW_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+    _finish(state, last)
+    notes.covered("campaign_analytics_daily", first.isoformat(), last.isoformat())
+    notes.save()
+
+
+@dlt.resource(name="step_analytics_daily", primary_key=("campaign_id", "day", "step", "variant"),
+              write_disposition="merge", columns=STEP_COLUMNS)
+def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, notes: RunNotes, window: _Window,
+                         max_concurrency: int) -> Iterator[list[dict[str, Any]]]:
+    """Per campaign, day, step and variant (GET /api/v2/campaigns/analytics/steps, one call per campaign and day).
+
+    Days before a campaign was created are not asked for: they cannot have activity.
+    """
+    state = dlt.current.resource_state()
+    first, last = window.range(state)
+    tasks = []
+    for campaign in directory.all():
+        born = created_day(campaign)
+        tasks += [(campaign["id"], day) for day in days_between(max(first, born) if born else first, last)]
+    client.stats.add(planned=len(tasks))
+
+    def fetch(task: tuple[str, date]) -> Any:
+        campaign_id, day = task
+        return client.get(STEP_ANALYTICS_PATH, params={
+            "campaign_id": campaign_id, "start_date": day.isoformat(), "end_date": day.isoformat(),
+            "include_opportunities_count": "true"})
+
+    batch: list[dict[str, Any]] = []
+    for (campaign_id, day), answer in client.fan_out(fetch, tasks, max_in_flight=max_concurrency):
+        batch.extend(step_rows(campaign_id, day, answer, notes))
+        if len(batch) >= ROW_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+    _finish(state, last)
+    notes.covered("step_analytics_daily", first.isoformat(), last.isoformat())
+    notes.save()

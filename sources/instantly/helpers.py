@@ -1,0 +1,219 @@
+"""Request and parsing code of the Instantly source: dates, paging, step/variant keys, counts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime, timedelta
+from typing import Any, Iterator
+
+import pendulum
+
+from sources.http import VendorClient
+from sources.notes import RunNotes
+
+from .settings import (
+    CAMPAIGNS_PATH,
+    DAILY_COUNTS,
+    DEFAULT_START_DAYS,
+    PAGE_SIZE,
+    STEP_COUNTS,
+    UNATTRIBUTED_STEP,
+    UNATTRIBUTED_VARIANT,
+)
+
+log = logging.getLogger(__name__)
+
+
+# -- dates ----------------------------------------------------------------------------------------
+
+
+def parse_day(value: str | date | None, name: str) -> date | None:
+    """A YYYY-MM-DD setting as a date (None stays None); anything else raises ValueError."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"Instantly: {name} must be a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def check_range(start: date | None, end: date | None, today: date) -> None:
+    """Refuse a range that cannot be loaded, before any request is made."""
+    first = start or today - timedelta(days=DEFAULT_START_DAYS)
+    if start is not None and start > today:
+        raise ValueError(f"Instantly: start_date {start} is in the future (today is {today} UTC)")
+    if end is not None and end < first:
+        what = f"start_date {start}" if start else f"the default start_date {first} ({DEFAULT_START_DAYS} days ago)"
+        raise ValueError(f"Instantly: end_date {end} is before {what}; set an end_date on or after the start_date")
+
+
+def run_range(last_day: str | None, start: date | None, end: date | None, look_back_days: int,
+              today: date) -> tuple[date, date]:
+    """The first and last day a resource reads this run.
+
+    With `end` set the range is fixed: `start` (default 90 days ago) to `end`. Otherwise the first
+    run reads from `start` and later runs from the last loaded day minus the look-back, to today.
+    """
+    check_range(start, end, today)
+    if end is not None:
+        return start or today - timedelta(days=DEFAULT_START_DAYS), min(end, today)
+    if last_day:
+        return date.fromisoformat(last_day) - timedelta(days=look_back_days), today
+    return start or today - timedelta(days=DEFAULT_START_DAYS), today
+
+
+def days_between(first: date, last: date) -> list[date]:
+    """Every day from first to last, both included."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def created_day(campaign: dict[str, Any]) -> date | None:
+    """The UTC day a campaign was created (no analytics exist before it), if it says."""
+    try:
+        return pendulum.parse(campaign["timestamp_created"]).in_tz("UTC").date()
+    except (KeyError, TypeError, ValueError, pendulum.parsing.exceptions.ParserError):
+        return None
+
+
+# -- campaigns ------------------------------------------------------------------------------------
+
+
+def page_campaigns(client: VendorClient) -> Iterator[list[dict[str, Any]]]:
+    """The campaign list, page by page; stops on an empty page, a missing cursor or one that does not advance."""
+    params: dict[str, Any] = {"limit": PAGE_SIZE}
+    seen: set[str] = set()
+    while True:
+        page = client.get(CAMPAIGNS_PATH, params=params) or {}
+        items = page.get("items") or []
+        if items:
+            yield items
+        cursor = page.get("next_starting_after")
+        if not items or not cursor or cursor in seen:
+            return
+        seen.add(cursor)
+        params = {"limit": PAGE_SIZE, "starting_after": cursor}
+
+
+class CampaignDirectory:
+    """The workspace's campaigns, fetched once per run and shared by every resource."""
+
+    def __init__(self, client: VendorClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._campaigns: list[dict[str, Any]] | None = None
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every campaign, fetched on first use; duplicates across pages are dropped."""
+        with self._lock:
+            if self._campaigns is None:
+                by_id: dict[str, dict[str, Any]] = {}
+                for page in page_campaigns(self._client):
+                    by_id.update((c["id"], c) for c in page if c.get("id"))
+                self._campaigns = list(by_id.values())
+            return self._campaigns
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+
+def step_key(value: Any) -> int | None:
+    """A step as an int: "1" -> 1; null, "null" or "" -> UNATTRIBUTED_STEP; None when unreadable."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null")):
+        return UNATTRIBUTED_STEP
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def variant_key(value: Any) -> str | None:
+    """A variant as a letter: "0" or 0 -> "A", "1" -> "B", "b" -> "B"; null/"null" -> UNATTRIBUTED_VARIANT.
+
+    None when the value is neither digits nor letters.
+    """
+    if value is None:
+        return UNATTRIBUTED_VARIANT
+    text = str(value).strip()
+    if text.lower() in ("", "null"):
+        return UNATTRIBUTED_VARIANT
+    if text.isdigit():
+        return _letters(int(text))
+    if text.isascii() and text.isalpha():
+        return text.upper()
+    return None
+
+
+def _letters(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA (spreadsheet-style)."""
+    out = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        out = chr(ord("A") + rest) + out
+    return out
+
+
+def count(value: Any, field: str, notes: RunNotes) -> int | None:
+    """A count as an int; a count sent as text is converted (and counted in the run notes)."""
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        notes.warn(f"{field} was {value!r}, not a count; stored as NULL")
+        return None
+    notes.count(f"{field}_not_an_integer")
+    return number
+
+
+def step_rows(campaign_id: str, day: date, rows: list[dict[str, Any]] | None,
+              notes: RunNotes) -> list[dict[str, Any]]:
+    """Rows of one steps-analytics answer, keyed by campaign, day, step and variant.
+
+    Rows that end up with the same key (e.g. "0" and "A" in one answer) are added together, so a
+    key is never loaded twice. Undocumented fields are kept as they come.
+    """
+    out: dict[tuple[int, str], dict[str, Any]] = {}
+    for raw in rows or []:
+        step, variant = step_key(raw.get("step")), variant_key(raw.get("variant"))
+        if step is None or variant is None:
+            notes.warn(f"campaign {campaign_id} on {day}: skipped a row with step {raw.get('step')!r} and "
+                       f"variant {raw.get('variant')!r}, which are not a step number and a variant")
+            continue
+        row = {k: v for k, v in raw.items() if k not in ("step", "variant")}
+        row.update({name: count(raw.get(name), name, notes) for name in STEP_COUNTS if name in raw})
+        row.update(campaign_id=campaign_id, day=day, step=step, variant=variant)
+        if (step, variant) in out:
+            merged = out[(step, variant)]
+            for name in STEP_COUNTS:
+                if row.get(name) is not None:
+                    merged[name] = (merged.get(name) or 0) + row[name]
+        else:
+            out[(step, variant)] = row
+    return list(out.values())
+
+
+def daily_rows(campaign_id: str, rows: list[dict[str, Any]] | None, notes: RunNotes) -> list[dict[str, Any]]:
+    """Rows of one daily-analytics answer: `date` becomes `day`, and the campaign id is added."""
+    out = []
+    for raw in rows or []:
+        try:
+            day = parse_day(raw.get("date"), "date") if isinstance(raw.get("date"), str) else None
+        except ValueError:
+            day = None
+        if day is None:
+            notes.warn(f"campaign {campaign_id}: skipped a daily row without a readable date: {raw.get('date')!r}")
+            continue
+        row = {k: v for k, v in raw.items() if k != "date"}
+        row.update({name: count(raw.get(name), name, notes) for name in DAILY_COUNTS if name in raw})
+        row.update(campaign_id=campaign_id, day=day)
+        out.append(row)
+    return out
