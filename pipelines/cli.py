@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pipelines import sandbox_cmd
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from pipelines import run_cmd, sandbox_cmd
+from pipelines.run import EXIT_USAGE, ConfigError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -18,6 +17,10 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("-v", "--verbose", action="store_true", help="log what happens, request by request")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    run = commands.add_parser("run", help="load the vendors into the warehouse, then build the models")
+    run_cmd.add_arguments(run)
+    run.set_defaults(handler=run_cmd.execute)
+
     sandbox = commands.add_parser("sandbox", help="serve local twins of the three vendor APIs until interrupted")
     sandbox_cmd.add_arguments(sandbox)
     sandbox.set_defaults(handler=sandbox_cmd.serve)
@@ -25,12 +28,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a command; return its exit code (0 ok, 1 failed, 2 bad usage or config)."""
+    """Run a command; return its exit code (0 ok, 1 failed, 2 bad usage or config, 3 another run is going on)."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
-    except ValueError as exc:
+    except (ConfigError, ValueError) as exc:
         print(f"error: {exc}")
         return EXIT_USAGE
