@@ -1,0 +1,136 @@
+"""Reply.io sequence analytics (API v3) into the dataset `reply_io`.
+
+Reply.io answers stats questions only about the last 31 days, so this source keeps the history:
+one row per sequence per UTC day, re-read for a look-back window as late replies and meetings come in,
+plus a daily snapshot of per-step and per-variant stats. See README.md for the resources and config.
+
+API reference: https://docs.reply.io/api-reference/introduction
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import dlt
+from dlt.sources import DltResource
+
+from sources import clock
+from sources.http import HttpSettings, VendorClient, VendorRequestError
+from sources.notes import RunNotes
+from sources.reply_io import helpers, settings
+
+
+@dlt.source(name="reply_io")
+def reply_io(
+    api_key: str = dlt.secrets.value,
+    base_url: str = settings.BASE_URL,
+    look_back_days: int = 7,
+    snapshot_statuses: Sequence[str] = ("active", "paused"),
+    rate_limits: Sequence[Sequence[float]] = ((100, 60), (3000, 3600)),
+    max_concurrency: int = 1,
+    timeout: float = 30.0,
+    max_attempts: int = 6,
+    start_date: str | None = None,
+    end_date: str | None = None,
+) -> Sequence[DltResource]:
+    """Reply.io sequences, daily sequence stats and step/variant snapshots.
+
+    Args:
+        api_key: a Reply.io API key with the sequences:read and reporting:read scopes.
+        base_url: the API host; every path starts with /v3.
+        look_back_days: days before the last loaded day that each run reads again (late engagement).
+        snapshot_statuses: sequence statuses (new, active, paused, archived; any case) whose step and
+            variant stats are snapshotted each run-day.
+        rate_limits: (requests, seconds) pairs, all enforced together by every resource of the run.
+        max_concurrency: requests in flight at once.
+        timeout: seconds to wait for an answer.
+        max_attempts: tries per request on 429, 5xx, timeouts and dropped connections.
+        start_date: with end_date, re-read this range of days (YYYY-MM-DD, within the last 31 days)
+            instead of the incremental range.
+        end_date: the last day of that range (default today).
+
+    Returns:
+        The resources sequences, sequence_stats_daily and step_stats_snapshots.
+    """
+    if not isinstance(look_back_days, int) or look_back_days < 0:
+        raise ValueError(f"look_back_days must be a whole number of days >= 0, got {look_back_days!r}")
+    statuses = {str(s).lower() for s in snapshot_statuses}
+    unknown = statuses - set(settings.KNOWN_STATUSES)
+    if unknown:
+        raise ValueError(f"snapshot_statuses has unknown statuses {sorted(unknown)}; "
+                         f"use any of {', '.join(settings.KNOWN_STATUSES)}")
+    limits = tuple((int(count), float(seconds)) for count, seconds in rate_limits)
+    if not limits or any(count < 1 or seconds <= 0 for count, seconds in limits):
+        raise ValueError(f"rate_limits must be [requests, seconds] pairs of positive numbers, got {rate_limits!r}")
+    forced = helpers.user_range(start_date, end_date, clock.utc_today())
+
+    client = VendorClient("reply_io", base_url, api_key, HttpSettings(
+        rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
+    notes = RunNotes(client)
+
+    @dlt.resource(name="sequences", write_disposition="merge", primary_key="id", columns=helpers.SEQUENCE_COLUMNS)
+    def sequences() -> Iterator[list[dict[str, Any]]]:
+        """Every sequence, archived ones included (GET /v3/sequences, top/skip until hasMore is false)."""
+        yield from helpers.iter_sequence_pages(client, settings.PAGE_SIZE)
+        notes.save()
+
+    @dlt.resource(name="sequence_stats_daily", write_disposition="merge", primary_key=("sequence_id", "day"),
+                  columns=helpers.DAILY_COLUMNS)
+    def sequence_stats_daily() -> Iterator[list[dict[str, Any]]]:
+        """One POST /v3/sequences/stats per UTC day; the state's last_day advances with the data."""
+        state = dlt.current.resource_state()
+        last_day = helpers.parse_day(state["last_day"], "last_day") if state.get("last_day") else None
+        today = clock.utc_today()
+        if forced is None:
+            days, missing = helpers.plan_days(today, last_day, look_back_days)
+            advances = True
+        else:
+            days, missing = helpers.days_between(*forced), []
+            # a re-read moves the state only when it leaves no gap after the loaded days
+            advances = forced[0] <= (last_day.add(days=1) if last_day else helpers.earliest_day(today))
+        if missing:
+            notes.missing_days.extend(day.isoformat() for day in missing)
+            notes.warn(f"{len(missing)} day(s) fell out of the API's {settings.REACH_DAYS}-day reach since the last "
+                       f"run and can no longer be loaded: {', '.join(day.isoformat() for day in missing)}. "
+                       f"Run at least every {max(1, settings.REACH_DAYS - look_back_days - 1)} days to keep every day "
+                       f"and its late engagement.")
+        read_at = clock.utc_now()
+        for day, answer in client.fan_out(
+                lambda d: client.post(settings.SEQUENCE_STATS_PATH, json=helpers.day_filters(d)), days):
+            rows = helpers.daily_rows(answer, day, read_at)
+            if rows:
+                yield rows
+            if advances and (last_day is None or day > last_day):
+                state["last_day"] = day.isoformat()
+        if days:
+            notes.covered("sequence_stats_daily", days[0].isoformat(), days[-1].isoformat())
+        notes.save()
+
+    @dlt.transformer(name="step_stats_snapshots", write_disposition="merge",
+                     primary_key=("sequence_id", "step_id", "variant_id", "snapshot_day"),
+                     columns=helpers.SNAPSHOT_COLUMNS)
+    def step_stats_snapshots(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Today's cumulative step/variant stats of the sequences with a snapshot status."""
+        snapshot_at = clock.utc_now()
+        wanted = [item["id"] for item in page if helpers.effective_status(item) in statuses]
+        unavailable: list[int] = []
+
+        def fetch(sequence_id: int) -> dict[str, Any] | None:
+            try:
+                return client.post(settings.STEP_STATS_PATH.format(id=sequence_id), json={})
+            except VendorRequestError as exc:
+                if exc.status not in (404, 405):
+                    raise
+                unavailable.append(sequence_id)
+                return None
+
+        for sequence_id, answer in client.fan_out(fetch, wanted):
+            rows = helpers.snapshot_rows(answer, sequence_id, snapshot_at.date(), snapshot_at) if answer else []
+            if rows:
+                yield rows
+        if unavailable:
+            notes.warn(f"step stats ({settings.STEP_STATS_PATH}) were not available (404/405) for sequences "
+                       f"{sorted(unavailable)}; their step_stats_snapshots were skipped this run.")
+        notes.save()
+
+    return sequences, sequence_stats_daily, sequences | step_stats_snapshots
