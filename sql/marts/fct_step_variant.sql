@@ -1,0 +1,178 @@
+-- fct_step_variant: one row per vendor, sequence, step and variant (grain: vendor, sequence_id, step, variant).
+-- Counts per send (emails: one per person and step), rates per sent email, and an A/B verdict
+-- for every step with two or more variants.
+--   Reply.io: the latest step/variant snapshot of each sequence (cumulative to that day); variant
+--     is Reply's variant id; sent = delivered + not reached (the stats have no sent count).
+--   Saleshandy: every loaded email by step; its stats have no variant, so variant is 'all'.
+--   Instantly: the loaded days summed; variant is the letter (A = "0"), step -1 / variant
+--     'unattributed' is what Instantly could not tie to a step or variant.
+-- The A/B test: each variant's reply rate (replied / sent) against the step's best variant (the
+-- highest reply rate among variants with at least min_sends sends; ties go to more sends, then
+-- the lower variant), by a two-sided two-proportion z-test with a pooled proportion. The p-value
+-- is erfc(|z| / sqrt 2), by Abramowitz-Stegun 7.1.26 (error < 1.5e-7). verdict is one of:
+--   'best', 'significantly worse' (p < alpha), 'not significantly different',
+--   'too few sends' (this variant, or every variant of the step, below min_sends),
+--   'single variant' (the step has one variant), 'no variant breakdown' (Saleshandy, and
+--   Instantly's unattributed row).
+with params as (
+    select cast(100 as bigint) as min_sends, cast(0.05 as double precision) as alpha
+),
+
+latest_reply_io_snapshot as (
+    select
+        s.sequence_id as sequence_id,
+        max(s.snapshot_day) as snapshot_day
+    from {{ ref('stg_reply_io__step_stats_snapshots') }} as s
+    group by s.sequence_id
+),
+
+counts as (
+    select
+        'reply_io' as vendor,
+        cast(s.sequence_id as text) as sequence_id,
+        s.step_number as step,
+        cast(s.variant_id as text) as variant,
+        true as is_variant,
+        s.delivered + s.not_reached as sent,
+        s.delivered as delivered,
+        s.opened as opened,
+        s.clicked as clicked,
+        s.replied as replied,
+        s.interested as positive,
+        s.not_reached as bounced,
+        s.opted_out as unsubscribed,
+        s.meetings_booked as meetings_booked
+    from {{ ref('stg_reply_io__step_stats_snapshots') }} as s
+    inner join latest_reply_io_snapshot as l
+        on l.sequence_id = s.sequence_id and l.snapshot_day = s.snapshot_day
+    union all
+    select
+        'saleshandy' as vendor,
+        e.sequence_id as sequence_id,
+        e.step_number as step,
+        'all' as variant,
+        false as is_variant,
+        count(*) as sent,
+        count(case when not e.is_bounced then 1 end) as delivered,
+        count(case when e.open_count > 0 then 1 end) as opened,
+        count(case when e.click_count > 0 then 1 end) as clicked,
+        count(case when e.is_replied then 1 end) as replied,
+        count(case when e.sentiment = 'Positive' then 1 end) as positive,
+        count(case when e.is_bounced then 1 end) as bounced,
+        count(case when e.is_unsubscribed then 1 end) as unsubscribed,
+        cast(null as bigint) as meetings_booked
+    from {{ ref('stg_saleshandy__email_stats') }} as e
+    group by e.sequence_id, e.step_number
+    union all
+    select
+        'instantly' as vendor,
+        i.campaign_id as sequence_id,
+        i.step as step,
+        i.variant as variant,
+        i.variant <> 'unattributed' as is_variant,
+        cast(sum(i.sent) as bigint) as sent,
+        cast(null as bigint) as delivered,
+        cast(sum(i.unique_opened) as bigint) as opened,
+        cast(sum(i.unique_clicks) as bigint) as clicked,
+        cast(sum(i.unique_replies) as bigint) as replied,
+        cast(sum(i.unique_opportunities) as bigint) as positive,
+        cast(null as bigint) as bounced,
+        cast(null as bigint) as unsubscribed,
+        cast(null as bigint) as meetings_booked
+    from {{ ref('stg_instantly__step_analytics_daily') }} as i
+    group by i.campaign_id, i.step, i.variant
+),
+
+rated as (
+    select
+        c.vendor, c.sequence_id, c.step, c.variant, c.is_variant, c.sent, c.delivered, c.opened, c.clicked,
+        c.replied, c.positive, c.bounced, c.unsubscribed, c.meetings_booked,
+        cast(c.replied as double precision) / nullif(c.sent, 0) as reply_rate,
+        count(case when c.is_variant then 1 end) over (partition by c.vendor, c.sequence_id, c.step) as variants
+    from counts as c
+),
+
+ranked as (
+    select
+        r.vendor, r.sequence_id, r.step, r.variant,
+        row_number() over (
+            partition by r.vendor, r.sequence_id, r.step
+            order by r.reply_rate desc, r.sent desc, r.variant
+        ) as rank_in_step
+    from rated as r
+    cross join params as p
+    where r.is_variant and r.sent >= p.min_sends
+),
+
+best as (
+    select
+        k.vendor, k.sequence_id, k.step, k.variant, v.sent, v.replied, v.reply_rate
+    from ranked as k
+    inner join rated as v
+        on v.vendor = k.vendor and v.sequence_id = k.sequence_id and v.step = k.step and v.variant = k.variant
+    where k.rank_in_step = 1
+),
+
+tested as (
+    select
+        r.*,
+        b.variant as best_variant,
+        case
+            when r.is_variant and r.variants >= 2 and b.variant is not null and r.variant <> b.variant
+                and r.sent >= p.min_sends
+            then (r.reply_rate - b.reply_rate) / nullif(sqrt(
+                (cast(r.replied + b.replied as double precision) / (r.sent + b.sent))
+                * (1.0 - cast(r.replied + b.replied as double precision) / (r.sent + b.sent))
+                * (1.0 / cast(r.sent as double precision) + 1.0 / cast(b.sent as double precision))
+            ), 0)
+        end as z,
+        r.is_variant and r.variants >= 2 and b.variant is not null and r.variant <> b.variant
+            and r.sent >= p.min_sends as is_tested
+    from rated as r
+    cross join params as p
+    left join best as b
+        on b.vendor = r.vendor and b.sequence_id = r.sequence_id and b.step = r.step
+),
+
+verdicts as (
+    select
+        t.*,
+        case
+            when not t.is_tested then cast(null as double precision)
+            when t.z is null then cast(1.0 as double precision)  -- pooled rate 0 or 1: both rates equal
+            else {{ two_sided_p_value('t.z') }}
+        end as p_value
+    from tested as t
+)
+
+select
+    v.vendor as vendor,
+    v.sequence_id as sequence_id,
+    v.step as step,
+    v.variant as variant,
+    v.sent as sent,
+    v.delivered as delivered,
+    v.opened as opened,
+    v.clicked as clicked,
+    v.replied as replied,
+    v.positive as positive,
+    v.meetings_booked as meetings_booked,
+    v.bounced as bounced,
+    v.unsubscribed as unsubscribed,
+    cast(v.opened as double precision) / nullif(v.sent, 0) as open_rate,
+    cast(v.clicked as double precision) / nullif(v.sent, 0) as click_rate,
+    v.reply_rate as reply_rate,
+    cast(v.positive as double precision) / nullif(v.sent, 0) as positive_rate,
+    v.best_variant as best_variant,
+    v.p_value as p_value,
+    case when v.is_tested then v.p_value < p.alpha end as is_significant,
+    case
+        when not v.is_variant then 'no variant breakdown'
+        when v.variants < 2 then 'single variant'
+        when v.best_variant is null or v.sent < p.min_sends then 'too few sends'
+        when v.variant = v.best_variant then 'best'
+        when v.p_value < p.alpha then 'significantly worse'
+        else 'not significantly different'
+    end as verdict
+from verdicts as v
+cross join params as p
