@@ -6,9 +6,10 @@
 --   Saleshandy: every loaded email by step; its stats have no variant, so variant is 'all'.
 --   Instantly: the loaded days summed; variant is the letter (A = "0"), step -1 / variant
 --     'unattributed' is what Instantly could not tie to a step or variant.
--- The A/B test: each variant's reply rate (replied / sent) against the step's best variant (the
--- highest reply rate among variants with at least min_sends sends; ties go to more sends, then
--- the lower variant), by a two-sided two-proportion z-test with a pooled proportion. The p-value
+-- The A/B test, in steps of two or more variants: each variant's reply rate (replied / sent)
+-- against the step's best variant (the highest reply rate among variants with at least min_sends
+-- sends; ties go to more sends, then the lower variant), by a two-sided two-proportion z-test
+-- with a pooled proportion (p = 1 when the pooled rate is 0 or 1: equal rates). The p-value
 -- is erfc(|z| / sqrt 2), by Abramowitz-Stegun 7.1.26 (error < 1.5e-7). verdict is one of:
 --   'best', 'significantly worse' (p < alpha), 'not significantly different',
 --   'too few sends' (this variant, or every variant of the step, below min_sends),
@@ -101,7 +102,7 @@ ranked as (
         ) as rank_in_step
     from rated as r
     cross join params as p
-    where r.is_variant and r.sent >= p.min_sends
+    where r.is_variant and r.variants >= 2 and r.sent >= p.min_sends
 ),
 
 best as (
@@ -118,16 +119,14 @@ tested as (
         r.*,
         b.variant as best_variant,
         case
-            when r.is_variant and r.variants >= 2 and b.variant is not null and r.variant <> b.variant
-                and r.sent >= p.min_sends
+            when r.is_variant and b.variant is not null and r.variant <> b.variant and r.sent >= p.min_sends
             then (r.reply_rate - b.reply_rate) / nullif(sqrt(
                 (cast(r.replied + b.replied as double precision) / (r.sent + b.sent))
                 * (1.0 - cast(r.replied + b.replied as double precision) / (r.sent + b.sent))
                 * (1.0 / cast(r.sent as double precision) + 1.0 / cast(b.sent as double precision))
             ), 0)
         end as z,
-        r.is_variant and r.variants >= 2 and b.variant is not null and r.variant <> b.variant
-            and r.sent >= p.min_sends as is_tested
+        r.is_variant and b.variant is not null and r.variant <> b.variant and r.sent >= p.min_sends as is_tested
     from rated as r
     cross join params as p
     left join best as b
