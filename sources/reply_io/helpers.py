@@ -54,12 +54,10 @@ def parse_day(value: Any, name: str) -> pendulum.Date:
     if isinstance(value, dt.date):
         return pendulum.Date(value.year, value.month, value.day)
     try:
-        parsed = pendulum.parse(str(value), exact=True)
+        parsed = dt.date.fromisoformat(str(value))
     except ValueError:
-        parsed = None
-    if not isinstance(parsed, pendulum.Date) or isinstance(parsed, dt.datetime):
-        raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}")
-    return parsed
+        raise ValueError(f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}") from None
+    return pendulum.Date(parsed.year, parsed.month, parsed.day)
 
 
 def user_range(start_date: Any, end_date: Any, today: pendulum.Date) -> tuple[pendulum.Date, pendulum.Date] | None:

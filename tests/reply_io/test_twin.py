@@ -14,6 +14,7 @@ from sandbox.reply_io import (API_KEY, NO_SCOPE_KEY, STATS_PATHS, ReplyIoTwin, f
 from sandbox.server import Limit, TwinServer
 from sandbox.world import AUTO_REPLY, DAY, HUMAN, NEVER, OUT_OF_OFFICE, World, WorldConfig
 from tests.conftest import WORLD_START
+from tests.reply_io.conftest import start_twin
 
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -34,7 +35,7 @@ def world() -> World:
 
 @pytest.fixture(scope="module")
 def server(world: World) -> Iterator[TwinServer]:
-    running = TwinServer(ReplyIoTwin(world)).start()
+    running = start_twin(world)
     yield running
     running.stop()
 
