@@ -79,7 +79,7 @@ def created_day(campaign: dict[str, Any]) -> date | None:
     """The UTC day a campaign was created (no analytics exist before it), if it says."""
     try:
         return pendulum.parse(campaign["timestamp_created"]).in_tz("UTC").date()
-    except (KeyError, TypeError, ValueError, pendulum.parsing.exceptions.ParserError):
+    except (KeyError, TypeError, ValueError):  # pendulum.ParserError is a ValueError
         return None
 
 

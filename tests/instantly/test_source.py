@@ -232,3 +232,18 @@ def test_resource_contract(twin: TwinServer) -> None:
         "campaign_id": "text", "day": "date", "step": "bigint", "variant": "text", "sent": "bigint"}
     assert schema.tables["campaign_analytics_daily"]["columns"]["day"]["data_type"] == "date"
     assert twin.requests() == []  # building the source asks nothing
+
+
+@pytest.mark.postgres
+def test_postgres_end_to_end_twice(twin: TwinServer, world: World, make_pipeline: Any, postgres_url: str,
+                                   postgres_schema_prefix: str) -> None:
+    url = postgres_url if ":" in postgres_url.split("@")[0][len("postgresql://"):] else postgres_url.replace(
+        "@", ":unused@", 1)  # dlt requires a password; a trust-auth server ignores it
+    pipeline = make_pipeline(f"{postgres_schema_prefix}_instantly", destination=dlt.destinations.postgres(url))
+    _run(pipeline, start_date="2026-11-16")
+    _run(pipeline, start_date="2026-11-16")
+    assert loaded_steps(pipeline) == expected_steps(world, date(2026, 11, 16), world.today)
+    assert loaded_daily(pipeline) == expected_daily(world, date(2026, 11, 16), world.today)
+    assert query(pipeline, "select data_type from information_schema.columns where table_schema = "
+                           f"'{postgres_schema_prefix}_instantly' and table_name = 'step_analytics_daily' "
+                           "and column_name = 'day'") == [("date",)]
