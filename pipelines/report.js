@@ -28,6 +28,17 @@
   function num(v) { return v === null || v === undefined ? "n/a" : Math.round(v).toLocaleString("en-US"); }
   function pct(v) { return v === null || v === undefined ? "n/a" : (v * 100).toFixed(1) + "%"; }
   function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
+  function wrap(text, width, most) {  /* words into at most `most` lines of about `width` characters */
+    var lines = [];
+    text.split(" ").forEach(function (word) {
+      var last = lines.length - 1;
+      if (last >= 0 && (lines[last] + " " + word).length <= width) lines[last] += " " + word;
+      else lines.push(word);
+    });
+    var kept = lines.slice(0, most);
+    if (lines.length > most) kept[most - 1] = clip(lines.slice(most - 1).join(" "), width);
+    return kept.map(function (line) { return clip(line, width); });
+  }
   function dayIndex(iso) { return Math.round(Date.parse(iso + "T00:00:00Z") / 864e5); }
   function dayLabel(index) { var d = new Date(index * 864e5); return MONTHS[d.getUTCMonth()] + " " + d.getUTCDate(); }
   function stageName(s) { return s.replace(/_/g, " "); }
@@ -38,142 +49,130 @@
     return fig;
   }
 
-  /* Funnel: one row per sequence, one column per stage; bar = share of sent, label = count (conversion). */
+  /* Funnel: one row per sequence, one column per stage. The bar is the share of the sequence's first
+     reported stage; the label is the count and fct_funnel's conversion from the stage before. */
   function drawFunnel(container) {
     if (!data.funnel.length) return empty(container, "No funnel yet.");
     var W = 1150, labelW = 240, rowH = 30, headH = 22, stages = data.stages;
-    var colW = (W - labelW) / stages.length;
+    var colW = (W - labelW) / stages.length, barW = colW - 14;
     data.vendors.forEach(function (v) {
       var rows = data.funnel.filter(function (r) { return r.vendor === v.vendor; });
       if (!rows.length) return;
       var fig = figure(container, "funnel", v.vendor, v.label);
-      var H = headH + rows.length * rowH;
-      var svg = svgEl("svg", {id: "funnel-" + v.vendor, viewBox: "0 0 " + W + " " + H, role: "img"}, fig);
+      var svg = svgEl("svg", {id: "funnel-" + v.vendor, viewBox: "0 0 " + W + " " + (headH + rows.length * rowH),
+                              role: "img"}, fig);
       stages.forEach(function (s, i) { svgEl("text", {x: labelW + i * colW, y: 14, "class": "axis"}, svg, stageName(s)); });
       rows.forEach(function (r, j) {
-        var y = headH + j * rowH, sent = r.counts[0], previous = null;
+        var y = headH + j * rowH;
+        var base = r.counts.filter(function (c) { return c !== null; })[0];
         var g = svgEl("g", {"class": "funnel-row", "data-sequence": r.sequence_id}, svg);
         tip(svgEl("text", {x: 0, y: y + 19}, g, clip(r.name, 38)), r.name);
         svgEl("line", {x1: 0, x2: W, y1: y + rowH - 1, y2: y + rowH - 1, "class": "grid"}, g);
         r.counts.forEach(function (count, i) {
-          var x = labelW + i * colW, barW = colW - 14;
+          var x = labelW + i * colW;
           if (count === null) {
             svgEl("text", {x: x, y: y + 12, "class": "axis"}, g, "n/a");
             return;
           }
-          var label = num(count) + (previous ? " \u00b7 " + pct(count / previous) : "");
-          svgEl("text", {x: x, y: y + 12}, g, label);
+          svgEl("text", {x: x, y: y + 12}, g, num(count) + (r.rates[i] === null ? "" : " \u00b7 " + pct(r.rates[i])));
           svgEl("rect", {x: x, y: y + 16, width: barW, height: 8, fill: "var(--panel)"}, g);
-          var share = sent ? Math.min(1, count / sent) : 0;
+          var share = base ? Math.min(1, count / base) : 0;
           tip(svgEl("rect", {"class": "funnel-bar", "data-stage": stages[i], x: x, y: y + 16,
                              width: Math.max(count > 0 ? 1.5 : 0, barW * share), height: 8,
-                             fill: i === 0 ? "var(--sent)" : "var(--accent)"}, g),
-              r.name + " \u2014 " + stageName(stages[i]) + ": " + num(count) + " (" + pct(sent ? count / sent : null) + " of sent)");
-          previous = count || null;
+                             fill: count === base ? "var(--sent)" : "var(--accent)"}, g),
+              r.name + " \u2014 " + stageName(stages[i]) + ": " + num(count) +
+              (r.rates[i] === null ? "" : " (" + pct(r.rates[i]) + " of the stage before)"));
         });
       });
     });
   }
 
-  /* Daily trends: per vendor, bars of sends per day over lines of engagement per day. */
+  /* Daily trends: per vendor, all sequences together; one row per metric, each on its own scale:
+     sends as bars, then a line per engagement metric. */
   function drawDaily(container) {
     if (!data.daily.length) return empty(container, "No daily numbers yet.");
-    var W = 1150, left = 56, right = 12, barTop = 8, barH = 80, lineTop = 112, lineH = 110, H = 250;
+    var W = 1150, left = 150, right = 8, barH = 56, lineH = 34, gap = 10;
     data.daily.forEach(function (d) {
       var fig = figure(container, "daily", d.vendor, labels[d.vendor] || d.vendor);
-      var metrics = Object.keys(d.series).filter(function (m) { return m !== "sent"; });
-      var legend = htmlEl("div", {"class": "legend"}, fig);
-      if (d.series.sent) htmlEl("span", {style: "--swatch: var(--sent)"}, legend, "sent (bars)");
-      metrics.forEach(function (m, i) { htmlEl("span", {style: "--swatch: " + COLORS[i]}, legend, stageName(m)); });
+      var metrics = Object.keys(d.series);
+      var H = metrics.reduce(function (h, m) { return h + (m === d.volume ? barH : lineH) + gap; }, 0) + 18;
       var svg = svgEl("svg", {id: "daily-" + d.vendor, viewBox: "0 0 " + W + " " + H, role: "img"}, fig);
       if (!d.days.length) return;
       var first = dayIndex(d.days[0]), span = dayIndex(d.days[d.days.length - 1]) - first + 1;
-      var step = (W - left - right) / span;
+      var step = (W - left - right) / span, top = 0;
       function x(day) { return left + (dayIndex(day) - first + 0.5) * step; }
-      function axis(top, height, max) {
-        svgEl("line", {x1: left, x2: W - right, y1: top + height, y2: top + height, "class": "grid"}, svg);
-        svgEl("line", {x1: left, x2: W - right, y1: top, y2: top, "class": "grid", "stroke-dasharray": "3 3"}, svg);
-        svgEl("text", {x: left - 6, y: top + 4, "text-anchor": "end", "class": "axis"}, svg, num(max));
-        svgEl("text", {x: left - 6, y: top + height, "text-anchor": "end", "class": "axis"}, svg, "0");
-      }
-      function peak(values) { return Math.max.apply(null, values.map(function (v) { return v || 0; }).concat([1])); }
-      if (d.series.sent) {
-        var maxSent = peak(d.series.sent);
-        axis(barTop, barH, maxSent);
-        d.series.sent.forEach(function (value, i) {
-          if (value === null) return;
-          var h = barH * value / maxSent;
-          tip(svgEl("rect", {"class": "daily-bar", "data-day": d.days[i], x: x(d.days[i]) - step * 0.4,
-                             y: barTop + barH - h, width: Math.max(1, step * 0.8), height: h, fill: "var(--sent)"}, svg),
-              d.days[i] + ": " + num(value) + " sent");
-        });
-      }
-      var maxLine = peak([].concat.apply([], metrics.map(function (m) { return d.series[m]; })));
-      axis(lineTop, lineH, maxLine);
       metrics.forEach(function (m, k) {
-        var path = "", points = 0, pen = "M";
-        d.series[m].forEach(function (value, i) {
-          if (value === null) { pen = "M"; return; }
-          path += pen + x(d.days[i]).toFixed(1) + "," + (lineTop + lineH - lineH * value / maxLine).toFixed(1) + " ";
-          pen = "L";
-          points += 1;
-        });
-        tip(svgEl("path", {"class": "daily-line", "data-metric": m, "data-points": points, d: path.trim(),
-                           fill: "none", stroke: COLORS[k % COLORS.length], "stroke-width": 1.6,
-                           "stroke-linejoin": "round"}, svg), stageName(m) + " per day");
+        var values = d.series[m], h = m === d.volume ? barH : lineH;
+        var most = Math.max.apply(null, values.map(function (v) { return v || 0; }));
+        var total = values.reduce(function (sum, v) { return sum + (v || 0); }, 0), peak = Math.max(most, 1);
+        svgEl("text", {x: 0, y: top + 13, "font-weight": 600}, svg, stageName(m));
+        svgEl("text", {x: 0, y: top + 26, "class": "axis"}, svg, num(total) + " in all \u00b7 peak " + num(most));
+        svgEl("line", {x1: left, x2: W - right, y1: top + h, y2: top + h, "class": "grid"}, svg);
+        if (m === d.volume) {
+          values.forEach(function (value, i) {
+            if (value === null) return;
+            var bh = h * value / peak;
+            tip(svgEl("rect", {"class": "daily-bar", "data-day": d.days[i], x: x(d.days[i]) - step * 0.4,
+                               y: top + h - bh, width: Math.max(1, step * 0.8), height: bh, fill: "var(--sent)"}, svg),
+                d.days[i] + ": " + num(value) + " " + m);
+          });
+        } else {
+          var path = "", points = 0, pen = "M";
+          values.forEach(function (value, i) {
+            if (value === null) { pen = "M"; return; }
+            path += pen + x(d.days[i]).toFixed(1) + "," + (top + h - h * value / peak).toFixed(1) + " ";
+            pen = "L";
+            points += 1;
+          });
+          tip(svgEl("path", {"class": "daily-line", "data-metric": m, "data-points": points, d: path.trim(),
+                             fill: "none", stroke: COLORS[k % COLORS.length], "stroke-width": 1.5,
+                             "stroke-linejoin": "round"}, svg), stageName(m) + " per day");
+        }
+        top += h + gap;
       });
-      var every = Math.max(1, Math.ceil(span / 10));
+      var every = Math.max(1, Math.ceil(span / 12));
       for (var t = 0; t < span; t += every) {
-        svgEl("text", {x: left + (t + 0.5) * step, y: H - 4, "text-anchor": "middle", "class": "axis"}, svg,
+        svgEl("text", {x: left + (t + 0.5) * step, y: top + 8, "text-anchor": "middle", "class": "axis"}, svg,
               dayLabel(first + t));
       }
     });
   }
 
-  /* Steps and variants: per sequence, reply rate bars of each variant side by side, per step, with the verdict. */
-  function verdictOf(variants) {
-    var winner = variants.filter(function (v) { return v.significant; })[0];
-    if (winner) return {text: winner.verdict, cls: "verdict-significant"};
-    if (variants.every(function (v) { return v.too_few; })) return {text: "too few sends", cls: "verdict-few"};
-    return {text: "no clear winner", cls: "verdict-none"};
-  }
+  /* Steps and variants: per sequence, the reply rate of each variant side by side per step, and the step's verdict. */
   function drawSteps(container) {
     if (!data.steps.length) return empty(container, "No step or variant statistics yet.");
-    var W = 380, top = 22, plotH = 96, H = 178;
+    var W = 380, top = 22, plotH = 96, H = 196;
     data.steps.forEach(function (panel) {
       var box = htmlEl("div", {"class": "step-panel", "data-vendor": panel.vendor, "data-sequence": panel.sequence_id},
                        container);
       htmlEl("h3", {title: panel.name}, box, (labels[panel.vendor] || panel.vendor) + " \u00b7 " + panel.name);
       var svg = svgEl("svg", {viewBox: "0 0 " + W + " " + H, role: "img"}, box);
-      var steps = [], byStep = {};
-      panel.variants.forEach(function (v) {
-        var key = String(v.step);
-        if (!byStep[key]) { byStep[key] = []; steps.push(key); }
-        byStep[key].push(v);
-      });
-      var maxRate = Math.max.apply(null, panel.variants.map(function (v) { return v.reply_rate || 0; }).concat([0.01]));
-      var groupW = W / steps.length;
+      var rates = [];
+      panel.steps.forEach(function (s) { s.variants.forEach(function (v) { rates.push(v.reply_rate || 0); }); });
+      var maxRate = Math.max.apply(null, rates.concat([0.01])), groupW = W / panel.steps.length;
       svgEl("line", {x1: 0, x2: W, y1: top + plotH, y2: top + plotH, "class": "grid"}, svg);
-      steps.forEach(function (key, s) {
-        var variants = byStep[key], gx = s * groupW;
-        var barW = Math.min(30, (groupW - 14) / variants.length);
-        var start = gx + (groupW - barW * variants.length) / 2;
-        variants.forEach(function (v, i) {
+      panel.steps.forEach(function (s, k) {
+        var gx = k * groupW, barW = Math.min(30, (groupW - 14) / s.variants.length);
+        var start = gx + (groupW - barW * s.variants.length) / 2;
+        s.variants.forEach(function (v, i) {
           var h = v.reply_rate === null ? 0 : plotH * v.reply_rate / maxRate, bx = start + i * barW;
-          tip(svgEl("rect", {"class": "variant-bar", "data-step": key, "data-variant": String(v.variant),
-                             x: bx + 1, y: top + plotH - h, width: barW - 2, height: h, fill: COLORS[i % COLORS.length]},
-                    svg),
-              "step " + key + ", variant " + v.variant + ": " + num(v.replied) + " replies of " + num(v.sent) +
-              " sent (" + pct(v.reply_rate) + ")");
+          tip(svgEl("rect", {"class": "variant-bar", "data-step": String(s.step), "data-variant": String(v.variant),
+                             "data-verdict": v.verdict, x: bx + 1, y: top + plotH - h, width: barW - 2, height: h,
+                             fill: COLORS[i % COLORS.length]}, svg),
+              s.label + ", variant " + v.variant + ": " + num(v.replied) + " replies of " + num(v.sent) +
+              " sent (" + pct(v.reply_rate) + "), " + v.verdict);
           svgEl("text", {x: bx + barW / 2, y: top + plotH - h - 3, "text-anchor": "middle", "class": "axis"}, svg,
                 pct(v.reply_rate));
-          svgEl("text", {x: bx + barW / 2, y: top + plotH + 12, "text-anchor": "middle"}, svg, clip(String(v.variant), 4));
+          svgEl("text", {x: bx + barW / 2, y: top + plotH + 12, "text-anchor": "middle", "class": "axis"}, svg,
+                clip(v.label, Math.max(2, Math.floor(barW / 6))));
         });
         svgEl("text", {x: gx + groupW / 2, y: top + plotH + 28, "text-anchor": "middle", "font-weight": 600}, svg,
-              "step " + clip(key, 10));
-        var verdict = verdictOf(variants);
-        svgEl("text", {x: gx + groupW / 2, y: top + plotH + 44, "text-anchor": "middle", "class": "verdict " + verdict.cls},
-              svg, clip(verdict.text, Math.max(8, Math.floor(groupW / 6))));
+              s.label);
+        var verdict = svgEl("text", {x: gx + groupW / 2, y: top + plotH + 43, "text-anchor": "middle",
+                                     "class": "verdict verdict-" + s.verdict.kind}, svg);
+        wrap(s.verdict.text, Math.max(8, Math.floor(groupW / 5.6)), 3).forEach(function (line, n) {
+          svgEl("tspan", {x: gx + groupW / 2, dy: n ? 12 : 0}, verdict, line);
+        });
       });
     });
   }

@@ -17,7 +17,7 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import dlt
 from dlt.common.destination.reference import TDestinationReferenceArg
@@ -30,10 +30,15 @@ MODELS_DATASET = "outreach"
 DEFAULT_OUTPUT = "outreach_report.html"
 MARTS = ("dim_sequence", "fct_sequence_daily", "fct_funnel", "fct_step_variant")
 VENDORS = {"reply_io": "Reply.io", "saleshandy": "Saleshandy", "instantly": "Instantly"}
-# the funnel's stages in order; a stage a mart does not have is left out
-STAGES = ("sent", "delivered", "opened", "clicked", "replied", "positive", "meetings_booked")
-# the daily chart: bars of sends, lines of these
-TREND_METRICS = ("opened", "clicked", "replied", "positive")
+# the funnel's stages in order, each with fct_funnel's conversion rate from the stage before it
+STAGES = (("sent", None), ("delivered", "delivery_rate"), ("opened", "open_rate"), ("clicked", "click_rate"),
+          ("replied", "reply_rate"), ("positive", "positive_rate"), ("meetings_booked", "meeting_rate"))
+# the daily chart: bars of the first of these a vendor reports, then a line for each trend metric it reports
+VOLUME_METRICS = ("sent", "delivered")
+TREND_METRICS = ("opened", "clicked", "replied", "positive", "meetings_booked", "bounced")
+HEADLINE_COUNTS = ("sent", "delivered", "replied", "positive", "meetings_booked", "bounced")
+# what the page shows of each fct_step_variant row
+VARIANT_FIELDS = ("variant", "sent", "replied", "reply_rate", "best_variant", "p_value", "is_significant", "verdict")
 ASSETS = Path(__file__).resolve().parent
 
 Row = dict[str, Any]
@@ -78,48 +83,65 @@ def _plain(value: Any) -> Any:
 
 
 def report_data(marts: Mapping[str, Sequence[Row]]) -> dict[str, Any]:
-    """What the page shows, from the marts: headlines, funnels, daily totals per vendor, steps and variants."""
-    names = {(r["vendor"], str(r["sequence_id"])): r.get("name") or str(r["sequence_id"])
-             for r in marts["dim_sequence"]}
+    """What the page shows, from the marts: headlines, funnels, daily totals per vendor, steps and variants.
+
+    Sequences are ordered by vendor, then name; a NULL count (the vendor has no such number) stays None.
+    """
+    names = {(r["vendor"], str(r["sequence_id"])): r["name"] or str(r["sequence_id"]) for r in marts["dim_sequence"]}
 
     def sequence(row: Row) -> dict[str, str]:
         key = (row["vendor"], str(row["sequence_id"]))
-        return {"vendor": row["vendor"], "sequence_id": key[1], "name": names.get(key, key[1])}
+        return {"vendor": key[0], "sequence_id": key[1], "name": names.get(key, key[1])}
 
     def order(row: Row) -> tuple[int, str, str]:
-        return _vendor_rank(row["vendor"]), names.get((row["vendor"], str(row["sequence_id"])), ""), str(row["sequence_id"])
+        key = (row["vendor"], str(row["sequence_id"]))
+        return _vendor_rank(key[0]), names.get(key, "").lower(), key[1]
 
+    vendors = _vendors(marts)
     funnel_rows = sorted(marts["fct_funnel"], key=order)
-    stages = [s for s in STAGES if any(s in row for row in funnel_rows)]
-    funnel = [{**sequence(row), "counts": [row.get(s) for s in stages]} for row in funnel_rows]
-
-    days = sorted({r["day"] for r in marts["fct_sequence_daily"]})
-    daily = []
-    for vendor in _vendors(marts):
-        rows = [r for r in marts["fct_sequence_daily"] if r["vendor"] == vendor]
-        vendor_days = sorted({r["day"] for r in rows})
-        series = {metric: [_sum(r.get(metric) for r in rows if r["day"] == day) for day in vendor_days]
-                  for metric in ("sent", *TREND_METRICS)}
-        daily.append({"vendor": vendor, "days": vendor_days,
-                      "series": {m: v for m, v in series.items() if any(x is not None for x in v)}})
-
+    funnel = [{**sequence(row), "counts": [row[stage] for stage, _ in STAGES],
+               "rates": [row[rate] if rate else None for _, rate in STAGES]} for row in funnel_rows]
     steps: list[dict[str, Any]] = []
-    for row in sorted(marts["fct_step_variant"], key=lambda r: (*order(r), _step_key(r["step"]), str(r["variant"]))):
+    def step_order(row: Row) -> tuple[Any, ...]:
+        return *order(row), _step_key(row["step"]), _variant_key(row["variant"])
+
+    for row in sorted(marts["fct_step_variant"], key=step_order):
         panel = sequence(row)
         if not steps or (steps[-1]["vendor"], steps[-1]["sequence_id"]) != (panel["vendor"], panel["sequence_id"]):
-            steps.append({**panel, "variants": []})
-        steps[-1]["variants"].append({k: row.get(k) for k in
-                                      ("step", "variant", "sent", "replied", "reply_rate", "p_value", "verdict")})
-
+            steps.append({**panel, "steps": []})
+        if not steps[-1]["steps"] or steps[-1]["steps"][-1]["step"] != row["step"]:
+            steps[-1]["steps"].append({"step": row["step"], "variants": []})
+        steps[-1]["steps"][-1]["variants"].append({key: row[key] for key in VARIANT_FIELDS})
+    for panel in steps:
+        for step in panel["steps"]:
+            for number, variant in enumerate(step["variants"], start=1):
+                variant["label"] = variant_label(variant, number)
+            step.update(label=step_label(step["step"]), verdict=step_verdict(step["variants"]))
+    days = sorted({r["day"] for r in marts["fct_sequence_daily"]})
     return {
         "range": [days[0], days[-1]] if days else None,
-        "vendors": [{"vendor": v, "label": VENDORS.get(v, v)} for v in _vendors(marts)],
-        "headlines": [_headline(v, funnel_rows, marts) for v in _vendors(marts)],
-        "stages": stages,
+        "vendors": [{"vendor": v, "label": VENDORS.get(v, v)} for v in vendors],
+        "headlines": [_headline(v, funnel_rows, marts["dim_sequence"]) for v in vendors],
+        "stages": [stage for stage, _ in STAGES],
         "funnel": funnel,
-        "daily": daily,
+        "daily": [_daily(v, marts["fct_sequence_daily"]) for v in vendors],
         "steps": steps,
     }
+
+
+def step_verdict(variants: Sequence[Row]) -> dict[str, str]:
+    """One step's A/B verdict from its variants' verdicts: {"text": ..., "kind": significant|none|few}."""
+    verdicts = {v["verdict"] for v in variants}
+    worse = [v for v in variants if v["verdict"] == "significantly worse"]
+    if worse:
+        best = next(v["label"] for v in variants if v["verdict"] == "best")
+        return {"text": f"{best} wins, {_p_phrase(min(v['p_value'] for v in worse))}", "kind": "significant"}
+    if "not significantly different" in verdicts:
+        tested = [v["p_value"] for v in variants if v["p_value"] is not None]
+        return {"text": f"no clear winner, {_p_phrase(min(tested))}", "kind": "none"}
+    if "too few sends" in verdicts:
+        return {"text": "too few sends", "kind": "few"}
+    return {"text": sorted(verdicts)[0] if verdicts else "", "kind": "none"}
 
 
 def _vendor_rank(vendor: str) -> int:
@@ -132,30 +154,56 @@ def _vendors(marts: Mapping[str, Sequence[Row]]) -> list[str]:
     return sorted(found, key=lambda v: (_vendor_rank(v), v))
 
 
-def _step_key(step: Any) -> tuple[int, str]:
-    """Steps in numeric order; a step that is not a number (an unattributed key) last."""
-    text = str(step)
-    return (int(text), "") if text.isdigit() else (1 << 30, text)
+def _step_key(step: Any) -> tuple[int, int]:
+    """Steps in numeric order; a negative step (Instantly's unattributed sends) last."""
+    number = int(step)
+    return (1, -number) if number < 0 else (0, number)
 
 
-def _sum(values: Iterator[Any]) -> float | None:
+def _variant_key(variant: Any) -> tuple[int, str]:
+    """Numeric ids in numeric order, names in alphabetical order."""
+    text = str(variant)
+    return (int(text), "") if text.isdigit() else (0, text)
+
+
+def _sum(values: Iterable[Any]) -> Any:
     """The sum of the values that are not NULL; NULL when all are."""
     present = [v for v in values if v is not None]
     return sum(present) if present else None
 
 
-def _headline(vendor: str, funnel_rows: Sequence[Row], marts: Mapping[str, Sequence[Row]]) -> dict[str, Any]:
+def _daily(vendor: str, daily_rows: Sequence[Row]) -> dict[str, Any]:
+    """A vendor's days and, per metric it reports, its total over all sequences per day.
+
+    The bars ("volume") are the sends, or the deliveries for a vendor that does not report sends.
+    """
+    totals: dict[str, dict[str, list[Any]]] = {}
+    for row in daily_rows:
+        if row["vendor"] == vendor:
+            per_day = totals.setdefault(row["day"], {})
+            for metric in VOLUME_METRICS + TREND_METRICS:
+                per_day.setdefault(metric, []).append(row[metric])
+    days = sorted(totals)
+    series = {metric: [_sum(totals[day][metric]) for day in days] for metric in VOLUME_METRICS + TREND_METRICS}
+    reported = {metric: values for metric, values in series.items() if any(v is not None for v in values)}
+    volume = next((m for m in VOLUME_METRICS if m in reported), None)
+    shown = {m: v for m, v in reported.items() if m == volume or m in TREND_METRICS}
+    return {"vendor": vendor, "days": days, "volume": volume, "series": shown}
+
+
+def _headline(vendor: str, funnel_rows: Sequence[Row], sequences: Sequence[Row]) -> dict[str, Any]:
+    """A vendor's totals over its sequences; reply rate = replied / delivered (or sent), as in fct_funnel."""
     rows = [r for r in funnel_rows if r["vendor"] == vendor]
-    totals = {s: _sum(r.get(s) for r in rows) for s in ("sent", "replied", "positive", "meetings_booked")}
-    days = [r["day"] for r in marts["fct_sequence_daily"] if r["vendor"] == vendor]
+    totals = {key: _sum(r[key] for r in rows) for key in HEADLINE_COUNTS}
+    reached = totals["delivered"] if totals["delivered"] is not None else totals["sent"]
     return {
         "vendor": vendor,
         "label": VENDORS.get(vendor, vendor),
-        "sequences": sum(1 for r in marts["dim_sequence"] if r["vendor"] == vendor),
+        "sequences": sum(1 for r in sequences if r["vendor"] == vendor),
         **totals,
-        "reply_rate": totals["replied"] / totals["sent"] if totals["sent"] and totals["replied"] is not None else None,
-        "first_day": min(days) if days else None,
-        "last_day": max(days) if days else None,
+        "reply_rate": totals["replied"] / reached if reached and totals["replied"] is not None else None,
+        "first_day": min((r["first_day"] for r in rows), default=None),
+        "last_day": max((r["last_day"] for r in rows), default=None),
     }
 
 
@@ -196,6 +244,27 @@ def _percent(value: Any) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
+def _p_text(value: Any) -> str:
+    return "" if value is None else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+
+
+def _p_phrase(value: float) -> str:
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def variant_label(row: Row, number: int) -> str:
+    """A variant's short name on the charts: its own (A, B), #1, #2... in id order for a numeric id
+    (Reply.io), none where there is no variant breakdown (Saleshandy's "all", Instantly's unattributed)."""
+    if row["verdict"] == "no variant breakdown":
+        return ""
+    return f"#{number}" if str(row["variant"]).isdigit() else str(row["variant"])
+
+
+def step_label(step: Any) -> str:
+    """How a step is named on the page: its number, or "unattributed" for Instantly's negative key."""
+    return "unattributed" if int(step) < 0 else f"step {step}"
+
+
 def _headlines_html(headlines: Sequence[Mapping[str, Any]]) -> str:
     if not headlines:
         return '<p class="empty">No vendor has data in the marts yet.</p>'
@@ -203,8 +272,9 @@ def _headlines_html(headlines: Sequence[Mapping[str, Any]]) -> str:
     for h in headlines:
         days = f"{h['first_day']} to {h['last_day']}" if h["first_day"] else "no days loaded"
         figures = [("sequences", _number(h["sequences"])), ("sent", _number(h["sent"])),
-                   ("replied", _number(h["replied"])), ("reply rate", _percent(h["reply_rate"])),
-                   ("positive", _number(h["positive"])), ("meetings", _number(h["meetings_booked"]))]
+                   ("delivered", _number(h["delivered"])), ("replied", _number(h["replied"])),
+                   ("reply rate", _percent(h["reply_rate"])), ("positive", _number(h["positive"])),
+                   ("meetings", _number(h["meetings_booked"])), ("bounced", _number(h["bounced"]))]
         cells = "".join(f'<div class="figure"><span class="value">{html.escape(value)}</span>'
                         f'<span class="label">{html.escape(label)}</span></div>' for label, value in figures)
         cards.append(f'<article class="headline" data-vendor="{html.escape(h["vendor"])}">'
@@ -213,19 +283,21 @@ def _headlines_html(headlines: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(cards)
 
 
-def _verdicts_html(steps: Sequence[Mapping[str, Any]]) -> str:
-    if not steps:
+def _verdicts_html(panels: Sequence[Mapping[str, Any]]) -> str:
+    if not panels:
         return '<p class="empty">No step or variant statistics yet.</p>'
     head = "".join(f"<th>{h}</th>" for h in ("Vendor", "Sequence", "Step", "Variant", "Sent", "Replied",
-                                              "Reply rate", "p-value", "Verdict"))
+                                              "Reply rate", "p-value vs best", "Verdict"))
     body = []
-    for panel in steps:
-        for v in panel["variants"]:
-            cells = [VENDORS.get(panel["vendor"], panel["vendor"]), panel["name"], v["step"], v["variant"],
-                     _number(v["sent"]), _number(v["replied"]), _percent(v["reply_rate"]),
-                     "" if v["p_value"] is None else f"{v['p_value']:.3f}", v["verdict"] or ""]
-            body.append('<tr class="verdict-row">' + "".join(
-                f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    for panel in panels:
+        for step in panel["steps"]:
+            for v in step["variants"]:
+                cells = [VENDORS.get(panel["vendor"], panel["vendor"]), panel["name"], step_label(step["step"]),
+                         f'{v["label"]} ({v["variant"]})' if str(v["variant"]).isdigit() else v["variant"],
+                         _number(v["sent"]), _number(v["replied"]), _percent(v["reply_rate"]),
+                         _p_text(v["p_value"]), v["verdict"]]
+                body.append(f'<tr class="verdict-row" data-verdict="{html.escape(v["verdict"])}">' + "".join(
+                    f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     return f'<table id="ab-verdicts"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
