@@ -27,6 +27,10 @@ counts are *people* (distinct prospects), so a person active on two days counts 
 Percentages are floats 0-100 rounded to 2 decimals, 0 when the denominator is 0: delivered, bounced
 and notReached against the people sent to in the window; the others against contacted, capped at
 100 (a day can see opens of emails sent on earlier days).
+
+LinkedIn numbers exist for multichannel sequences only: deterministic counts per (sequence, UTC day),
+summed over the days that start in the window. A stats body without a window means `LastWeek`; the
+presets are the last 7 (`LastWeek`) or 30 (`LastMonth`) days up to now.
 """
 
 from __future__ import annotations
