@@ -223,7 +223,7 @@ def _placeholders(template: str, path: Path) -> list[tuple[re.Match[str], str, t
     return found
 
 
-def load_model(path: Path, materialization: str) -> Model:
+def _load_model(path: Path, materialization: str) -> Model:
     """Read one model file and find its references."""
     template = path.read_text()
     refs, sources = [], []
@@ -244,7 +244,7 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
     """Every model under `sql_dir`/staging and /marts, in build order (references first)."""
     models = []
     for folder, materialization in LAYERS.items():
-        models += [load_model(path, materialization) for path in sorted((sql_dir / folder).glob("*.sql"))]
+        models += [_load_model(path, materialization) for path in sorted((sql_dir / folder).glob("*.sql"))]
     return order_models(models)
 
 
@@ -401,6 +401,9 @@ class BuildReport:
             lines.append(f"  {table}: no column {', '.join(columns)} (read as NULL)")
         return "\n".join(lines)
 
+    def __str__(self) -> str:
+        return self.summary()
+
 
 def _dialect_of(destination_type: str) -> str:
     dialect = destination_type.rsplit(".", 1)[-1]
@@ -419,6 +422,10 @@ def run_models(client: SqlClientBase[Any], dialect: str, models: Sequence[Model]
     `ModelBuildError` and leaves the previous build as it was.
     """
     started = time.perf_counter()
+    unknown = set(dataset_names or {}) - set(VENDORS)
+    if unknown:
+        raise ModelError(f"dataset_names has no vendor {', '.join(sorted(unknown))}; the vendors are "
+                         f"{', '.join(VENDORS)}")
     names = {vendor: (dataset_names or {}).get(vendor, vendor) for vendor in VENDORS}
     catalog = _read_catalog(client, [*names.values(), models_dataset])
     renderer = _Renderer(dialect, names, models_dataset, catalog)

@@ -15,6 +15,7 @@ import pytest
 
 from pipelines.models import (
     ModelBuildError,
+    ModelError,
     ModelGraphError,
     build_models,
     discover_models,
@@ -114,6 +115,9 @@ def test_build_reads_an_absent_vendor_as_empty_and_an_absent_column_as_null(tmp_
         ("stg_reply", "view", None), ("stg_sales", "view", None), ("all_sequences", "table", 2), ("counts", "table", 1)]
     assert report.missing_tables == ["saleshandy.sequences"]
     assert report.missing_columns == {"reply_io.sequences": ["is_archived"]}
+    assert str(report).splitlines()[1:] == [
+        "  all_sequences: 2 rows", "  counts: 1 rows", "  not loaded (read as empty): saleshandy.sequences",
+        "  reply_io.sequences: no column is_archived (read as NULL)"]
     assert read_duckdb(duckdb_path, "select vendor, sequence_id, name, is_archived from all_sequences "
                                     "order by sequence_id") == [("reply_io", "1001", "one", None),
                                                                ("reply_io", "1002", "two", None)]
@@ -124,6 +128,12 @@ def test_build_reads_an_absent_vendor_as_empty_and_an_absent_column_as_null(tmp_
     assert types == {"sequence_id": "VARCHAR", "name": "VARCHAR", "is_archived": "BOOLEAN"}
     assert read_duckdb(duckdb_path, "select data_type from information_schema.columns where table_schema = 'outreach'"
                                     " and table_name = 'all_sequences' and column_name = 'is_archived'") == [("BOOLEAN",)]
+
+
+def test_an_unknown_vendor_in_dataset_names_is_refused(tmp_path: Path, duckdb_path: Path) -> None:
+    root = write_models(tmp_path / "sql", PROJECT)
+    with pytest.raises(ModelError, match="dataset_names has no vendor replyio; the vendors are reply_io, "):
+        build_models(dlt.destinations.duckdb(str(duckdb_path)), dataset_names={"replyio": "x"}, sql_dir=root)
 
 
 def test_a_failing_model_is_named_and_the_previous_build_is_left_whole(tmp_path: Path, duckdb_path: Path) -> None:
