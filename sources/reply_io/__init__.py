@@ -59,9 +59,13 @@ def reply_io(
     if unknown:
         raise ValueError(f"snapshot_statuses has unknown statuses {sorted(unknown)}; "
                          f"use any of {', '.join(settings.KNOWN_STATUSES)}")
-    limits = tuple((int(count), float(seconds)) for count, seconds in rate_limits)
+    try:
+        limits = tuple((int(count), float(seconds)) for count, seconds in rate_limits)
+    except (TypeError, ValueError):
+        limits = ()
     if not limits or any(count < 1 or seconds <= 0 for count, seconds in limits):
-        raise ValueError(f"rate_limits must be [requests, seconds] pairs of positive numbers, got {rate_limits!r}")
+        raise ValueError(f"rate_limits must be [requests, seconds] pairs of positive numbers, e.g. "
+                         f"[[100, 60], [3000, 3600]], got {rate_limits!r}")
     forced = helpers.user_range(start_date, end_date, clock.utc_today())
 
     client = VendorClient("reply_io", base_url, api_key, HttpSettings(
