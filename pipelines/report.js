@@ -61,7 +61,9 @@
       var fig = figure(container, "funnel", v.vendor, v.label);
       var svg = svgEl("svg", {id: "funnel-" + v.vendor, viewBox: "0 0 " + W + " " + (headH + rows.length * rowH),
                               role: "img"}, fig);
-      stages.forEach(function (s, i) { svgEl("text", {x: labelW + i * colW, y: 14, "class": "axis"}, svg, stageName(s)); });
+      stages.forEach(function (s, i) {
+        svgEl("text", {x: labelW + i * colW, y: 14, "class": "axis"}, svg, stageName(s));
+      });
       rows.forEach(function (r, j) {
         var y = headH + j * rowH;
         var base = r.counts.filter(function (c) { return c !== null; })[0];
@@ -96,8 +98,8 @@
       var fig = figure(container, "daily", d.vendor, labels[d.vendor] || d.vendor);
       var metrics = Object.keys(d.series);
       var H = metrics.reduce(function (h, m) { return h + (m === d.volume ? barH : lineH) + gap; }, 0) + 18;
+      if (!d.days.length) return empty(fig, "No days loaded.");
       var svg = svgEl("svg", {id: "daily-" + d.vendor, viewBox: "0 0 " + W + " " + H, role: "img"}, fig);
-      if (!d.days.length) return;
       var first = dayIndex(d.days[0]), span = dayIndex(d.days[d.days.length - 1]) - first + 1;
       var step = (W - left - right) / span, top = 0;
       function x(day) { return left + (dayIndex(day) - first + 0.5) * step; }
@@ -113,7 +115,8 @@
             if (value === null) return;
             var bh = h * value / peak;
             tip(svgEl("rect", {"class": "daily-bar", "data-day": d.days[i], x: x(d.days[i]) - step * 0.4,
-                               y: top + h - bh, width: Math.max(1, step * 0.8), height: bh, fill: "var(--sent)"}, svg),
+                               y: top + h - bh, width: Math.max(1, step * 0.8), height: bh,
+                               fill: "var(--sent)"}, svg),
                 d.days[i] + ": " + num(value) + " " + m);
           });
         } else {
@@ -138,13 +141,14 @@
     });
   }
 
-  /* Steps and variants: per sequence, the reply rate of each variant side by side per step, and the step's verdict. */
+  /* Steps and variants: per sequence, the reply rate of each variant side by side per step, and the
+     step's verdict. */
   function drawSteps(container) {
     if (!data.steps.length) return empty(container, "No step or variant statistics yet.");
     var W = 380, top = 22, plotH = 96, H = 196;
     data.steps.forEach(function (panel) {
-      var box = htmlEl("div", {"class": "step-panel", "data-vendor": panel.vendor, "data-sequence": panel.sequence_id},
-                       container);
+      var box = htmlEl("div", {"class": "step-panel", "data-vendor": panel.vendor,
+                               "data-sequence": panel.sequence_id}, container);
       htmlEl("h3", {title: panel.name}, box, (labels[panel.vendor] || panel.vendor) + " \u00b7 " + panel.name);
       var svg = svgEl("svg", {viewBox: "0 0 " + W + " " + H, role: "img"}, box);
       var rates = [];

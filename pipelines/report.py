@@ -38,7 +38,7 @@ VOLUME_METRICS = ("sent", "delivered")
 TREND_METRICS = ("opened", "clicked", "replied", "positive", "meetings_booked", "bounced")
 HEADLINE_COUNTS = ("sent", "delivered", "replied", "positive", "meetings_booked", "bounced")
 # what the page shows of each fct_step_variant row
-VARIANT_FIELDS = ("variant", "sent", "replied", "reply_rate", "best_variant", "p_value", "is_significant", "verdict")
+VARIANT_FIELDS = ("variant", "sent", "replied", "reply_rate", "p_value", "verdict")
 ASSETS = Path(__file__).resolve().parent
 
 Row = dict[str, Any]
@@ -101,10 +101,11 @@ def report_data(marts: Mapping[str, Sequence[Row]]) -> dict[str, Any]:
     funnel_rows = sorted(marts["fct_funnel"], key=order)
     funnel = [{**sequence(row), "counts": [row[stage] for stage, _ in STAGES],
                "rates": [row[rate] if rate else None for _, rate in STAGES]} for row in funnel_rows]
-    steps: list[dict[str, Any]] = []
+
     def step_order(row: Row) -> tuple[Any, ...]:
         return *order(row), _step_key(row["step"]), _variant_key(row["variant"])
 
+    steps: list[dict[str, Any]] = []  # per sequence, its steps, each with its variants
     for row in sorted(marts["fct_step_variant"], key=step_order):
         panel = sequence(row)
         if not steps or (steps[-1]["vendor"], steps[-1]["sequence_id"]) != (panel["vendor"], panel["sequence_id"]):
@@ -306,7 +307,8 @@ def _verdicts_html(panels: Sequence[Mapping[str, Any]]) -> str:
 
 def models_pipeline(destination: TDestinationReferenceArg, models_dataset: str = MODELS_DATASET) -> dlt.Pipeline:
     """The pipeline the models are built with (see pipelines.models): its dataset is the models dataset."""
-    return dlt.pipeline(pipeline_name=f"{models_dataset}_models", destination=destination, dataset_name=models_dataset)
+    return dlt.pipeline(pipeline_name=f"{models_dataset}_models", destination=destination,
+                        dataset_name=models_dataset)
 
 
 @contextlib.contextmanager
@@ -332,8 +334,9 @@ def write_report(source: TDestinationReferenceArg | dlt.Pipeline | SqlClientBase
 
     Args:
         source: where the marts are: a dlt destination (``"duckdb"``, ``"postgres"``,
-            ``dlt.destinations.duckdb("outreach.duckdb")``), a pipeline whose destination to use,
-            or a dlt SQL client (used as it is when already open).
+            ``dlt.destinations.duckdb("outreach.duckdb")``), a pipeline (its SQL client is used),
+            or a dlt SQL client (used as it is when already open). The marts are read from
+            `models_dataset` whatever the pipeline's or client's own dataset.
         models_dataset: the dataset the models were built in.
         path: the HTML file to write (its folder must exist); overwritten.
 
@@ -358,7 +361,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """Write the report; print where it is. Returns 0, or 1 when the marts are missing.
+    """Write the report; print where it is. Returns 0, or 1 when the marts are not there.
 
     An unknown or unconfigured destination raises `ConfigError`.
     """
@@ -368,6 +371,6 @@ def execute(args: argparse.Namespace) -> int:
         path = write_report(pipeline, path=args.output)
     except MartsMissing as exc:
         print(f"error: {exc}")
-        return 1
+        return runner.EXIT_FAILED
     print(f"report written to {path.resolve()}")
-    return 0
+    return runner.EXIT_OK

@@ -15,10 +15,13 @@ from typing import Any, Callable
 
 import dlt
 import duckdb
+import psycopg2
 import pytest
 
 from pipelines import report
 from pipelines.models import build_models
+from pipelines.run import VENDORS, source_factory
+from tests.models.conftest import postgres_destination
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,7 +31,10 @@ HOSTILE = "</script><script>document.body.dataset.pwned = 'yes'</script><img src
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's Chromium; installed with apt-get when missing and we are root. Absent: fail under CI=true, else skip."""
+    """Debian's Chromium, installed with apt-get when missing and we are root.
+
+    When it cannot be had, the test fails under CI=true and skips elsewhere.
+    """
     if not shutil.which(CHROMIUM) and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run("apt-get update && apt-get install -y chromium", shell=True, env=env,
@@ -110,28 +116,26 @@ def embedded_data(page: str) -> dict[str, Any]:
 
 
 def test_report_from_the_real_marts_renders_every_chart_in_chromium(
-        sandbox: Any, make_pipeline: Callable[..., dlt.Pipeline], duckdb_path: Path, tmp_path: Path, chromium: str
-) -> None:
-    from sources.instantly import instantly_source
-    from sources.reply_io import reply_io_source
-    from sources.saleshandy import saleshandy_source
-
-    for vendor, source in (("reply_io", reply_io_source), ("saleshandy", saleshandy_source),
-                           ("instantly", instantly_source)):
-        make_pipeline(vendor).run(source(), loader_file_format="parquet")
-    destination = dlt.destinations.duckdb(str(duckdb_path))
-    build_models(destination)
+        sandbox: Any, make_pipeline: Callable[..., dlt.Pipeline], duckdb_path: Path, tmp_path: Path, chromium: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for vendor in VENDORS:
+        make_pipeline(vendor).run(source_factory(vendor)(), loader_file_format="parquet")
+    build_models(dlt.destinations.duckdb(str(duckdb_path)))
     # a vendor's sequence name is data: it must show as text, never run
     with duckdb.connect(str(duckdb_path)) as con:
-        con.execute("update outreach.outreach.dim_sequence set name = ? where (vendor, sequence_id) in "
-                    "(select vendor, min(sequence_id) from outreach.outreach.dim_sequence group by vendor)", [HOSTILE])
+        con.execute("update outreach.outreach.dim_sequence set name = ? where (vendor, sequence_id) in (select "
+                    "vendor, min(sequence_id) from outreach.outreach.dim_sequence group by vendor)", [HOSTILE])
 
-    page = report.write_report(destination, path=tmp_path / "report.html")
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))  # as .dlt/config.toml sets it
+    page = tmp_path / "report.html"
+    assert report.execute(argparse.Namespace(destination="duckdb", output=str(page))) == 0
+    assert capsys.readouterr().out == f"report written to {page}\n"
     dom = Dom(open_in_chromium(chromium, page, tmp_path, "--dump-dom"))
     open_in_chromium(chromium, page, tmp_path, f"--screenshot={tmp_path / 'report.png'}", "--window-size=1280,2000")
 
     assert dom.find("body", data_rendered="true"), "the chart script ran to its end"
     assert not dom.find("body", data_pwned="yes") and not dom.find("img"), "a sequence name ran as HTML"
+    assert len(dom.find("script")) == 2, "only the page's own two scripts"
     vendors = [v for (v,) in mart_rows(duckdb_path, "select distinct vendor from fct_sequence_daily")]
     assert sorted(vendors) == ["instantly", "reply_io", "saleshandy"]
     first, last = mart_rows(duckdb_path, "select min(day), max(day) from fct_sequence_daily")[0]
@@ -176,9 +180,45 @@ def test_report_from_the_real_marts_renders_every_chart_in_chromium(
     verdicts = dict(mart_rows(duckdb_path, "select verdict, count(*) from fct_step_variant group by verdict"))
     assert {v: len(dom.find("rect", "variant-bar", data_verdict=v)) for v in verdicts} == verdicts
 
-    # the hostile name is shown, as text
-    assert any(e["text"].endswith(HOSTILE) for e in dom.find("h3") if e["attrs"].get("title") == HOSTILE)
+    # the hostile names are shown, as text
+    hostile_panels = [e for e in dom.find("h3") if e["attrs"].get("title") == HOSTILE]
+    assert hostile_panels and all(e["text"].endswith(" \u00b7 " + HOSTILE) for e in hostile_panels)
+    assert any(e["text"] == HOSTILE for e in dom.find("td"))
     assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+@pytest.mark.postgres
+def test_report_reads_the_real_marts_from_postgresql(sandbox: Any, postgres_url: str, postgres_schema_prefix: str,
+                                                      tmp_path: Path) -> None:
+    destination = postgres_destination(postgres_url)
+    datasets = {vendor: f"{postgres_schema_prefix}_{vendor}" for vendor in VENDORS}
+    for vendor, dataset in datasets.items():
+        pipeline = dlt.pipeline(pipeline_name=f"pg_{vendor}", destination=destination, dataset_name=dataset,
+                                pipelines_dir=str(tmp_path / "pipelines"))
+        pipeline.run(source_factory(vendor)(), loader_file_format="csv")
+    models_dataset = f"{postgres_schema_prefix}_outreach"
+    build_models(destination, dataset_names=datasets, models_dataset=models_dataset)
+
+    page = report.write_report(destination, models_dataset=models_dataset, path=tmp_path / "report.html")
+
+    data = embedded_data(page.read_text())
+    with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
+        def one(sql: str) -> tuple[Any, ...]:
+            cur.execute(sql.replace("{ds}", f'"{models_dataset}"'))
+            return cur.fetchone()
+
+        first, last = one("select min(day), max(day) from {ds}.fct_sequence_daily")
+        assert data["range"] == [first.isoformat(), last.isoformat()]
+        assert len(data["funnel"]) == one("select count(*) from {ds}.fct_funnel")[0]
+        variants = [v for panel in data["steps"] for step in panel["steps"] for v in step["variants"]]
+        assert len(variants) == one("select count(*) from {ds}.fct_step_variant")[0] > 0
+        for headline in data["headlines"]:
+            vendor = headline["vendor"]
+            assert (headline["replied"], headline["positive"]) == one(
+                f"select sum(replied), sum(positive) from {{ds}}.fct_funnel where vendor = '{vendor}'")
+            daily = next(d for d in data["daily"] if d["vendor"] == vendor)
+            assert len(daily["days"]) == one(
+                f"select count(distinct day) from {{ds}}.fct_sequence_daily where vendor = '{vendor}'")[0]
 
 
 # -- the page, without a browser ---------------------------------------------------------------------
