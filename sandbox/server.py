@@ -219,8 +219,8 @@ class TwinServer:
             self._windows = [SlidingWindow(limit) for limit in limits]
 
     def start(self) -> "TwinServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"sandbox-{self.twin.vendor}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"sandbox-{self.twin.vendor}", daemon=True)
         self._thread.start()
         return self
 
@@ -307,6 +307,7 @@ def _make_handler(server: TwinServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = f"sandbox-{server.twin.vendor}"
+        disable_nagle_algorithm = True  # headers and body are two writes: without this, ~40 ms per answer
 
         def log_message(self, format: str, *args: Any) -> None:  # the request log replaces it
             pass

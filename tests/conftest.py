@@ -16,7 +16,8 @@ from sandbox.world import World, WorldConfig
 from sources import clock
 
 WORLD_START = "2026-11-23T12:00:00Z"  # a fixed "now", so every run of the suite sees the same world
-POSTGRES_URL = os.environ.get("OUTREACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get("OUTREACH_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/test")
+# (dlt requires a password in PostgreSQL credentials; a trust-auth server ignores it)
 
 
 @pytest.fixture(autouse=True)

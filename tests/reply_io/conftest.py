@@ -12,15 +12,8 @@ from sandbox.world import World
 
 
 def start_twin(world: World) -> TwinServer:
-    """A started Reply.io twin server.
-
-    Its handler sends with TCP_NODELAY: sandbox/server.py writes headers and body separately, and Nagle's
-    algorithm with delayed ACKs adds ~40 ms to every answer (the fix for everyone is a one-line change in
-    server.py; until it lands, set it here).
-    """
-    server = TwinServer(ReplyIoTwin(world))
-    server._httpd.RequestHandlerClass.disable_nagle_algorithm = True
-    return server.start()
+    """A started Reply.io twin server."""
+    return TwinServer(ReplyIoTwin(world)).start()
 
 
 @pytest.fixture
