@@ -195,8 +195,7 @@ def test_macros_give_the_utc_day_and_the_normal_tail_on_duckdb(tmp_path: Path, d
 
 @pytest.mark.postgres
 def test_postgres_build_in_prefixed_schemas_matches_and_readers_never_see_a_half_build(
-        tmp_path: Path, postgres_url: str, postgres_schema_prefix: str, pg_destination: dlt.destinations.postgres
-) -> None:
+        tmp_path: Path, postgres_url: str, postgres_schema_prefix: str) -> None:
     prefix = postgres_schema_prefix
     raw, models_dataset = f"{prefix}_reply_io", f"{prefix}_outreach"
     with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
@@ -209,7 +208,7 @@ def test_postgres_build_in_prefixed_schemas_matches_and_readers_never_see_a_half
         "select {{ utc_date(\"cast('2026-01-01 23:30:00-02:00' as timestamp with time zone)\") }} as late_day,\n"
         "  {{ two_sided_p_value('1.959963984540054') }} as p196,\n"
         "  {{ two_sided_p_value('40.0') }} as p40")})
-    destination = pg_destination
+    destination = dlt.destinations.postgres(postgres_url)
     names = {"reply_io": raw, "saleshandy": f"{prefix}_saleshandy", "instantly": f"{prefix}_instantly"}
     report = build_models(destination, dataset_names=names, models_dataset=models_dataset, sql_dir=root)
     assert report.missing_tables == ["saleshandy.sequences"]
