@@ -30,7 +30,6 @@ from .settings import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_RATE_LIMITS,
     DEFAULT_TIMEOUT,
-    LIMIT_MARGIN,
     ROW_BATCH,
     STEP_ANALYTICS_PATH,
     STEP_COLUMNS,
@@ -72,7 +71,7 @@ def instantly_source(
     if max_concurrency < 1:
         raise ValueError(f"Instantly: max_concurrency must be 1 or more, got {max_concurrency}")
     run_range(None, start, end, look_back_days, clock.utc_today())  # refuses a bad range before any request
-    limits = tuple((int(n), float(s) * LIMIT_MARGIN) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))
+    limits = tuple((int(n), float(s)) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))
     client = VendorClient("instantly", base_url, api_key, HttpSettings(
         rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
     notes = RunNotes(client)
