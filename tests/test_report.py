@@ -21,7 +21,6 @@ import pytest
 from pipelines import report
 from pipelines.models import build_models
 from pipelines.run import VENDORS, source_factory
-from tests.models.conftest import postgres_destination
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -190,7 +189,7 @@ def test_report_from_the_real_marts_renders_every_chart_in_chromium(
 @pytest.mark.postgres
 def test_report_reads_the_real_marts_from_postgresql(sandbox: Any, postgres_url: str, postgres_schema_prefix: str,
                                                       tmp_path: Path) -> None:
-    destination = postgres_destination(postgres_url)
+    destination = dlt.destinations.postgres(postgres_url)
     datasets = {vendor: f"{postgres_schema_prefix}_{vendor}" for vendor in VENDORS}
     for vendor, dataset in datasets.items():
         pipeline = dlt.pipeline(pipeline_name=f"pg_{vendor}", destination=destination, dataset_name=dataset,
