@@ -89,6 +89,7 @@ class HttpSettings:
     backoff_max: float = 60.0
     max_retry_after: float = 3600.0  # a longer wait asked by the vendor is cut to this
     max_concurrency: int = 1
+    window_margin: float = 0.1  # seconds added to every rate window, so network jitter never trips the vendor's count
 
 
 @dataclass
@@ -169,7 +170,8 @@ class VendorClient:
         self.settings = settings
         self.stats = RequestStats()
         self._key = str(api_key).strip()
-        self._limiter = Limiter([Rate(count, int(seconds * 1000)) for count, seconds in settings.rate_limits])
+        self._limiter = Limiter([Rate(count, int((seconds + settings.window_margin) * 1000))
+                                 for count, seconds in settings.rate_limits])
         self._resume_at = 0.0
         self._pause_lock = threading.Lock()
         pool = max(settings.max_concurrency, 1)
