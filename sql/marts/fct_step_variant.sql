@@ -93,9 +93,9 @@ rated as (
     from counts as c
 ),
 
-ranked as (
+best as (
     select
-        r.vendor, r.sequence_id, r.step, r.variant,
+        r.vendor, r.sequence_id, r.step, r.variant, r.sent, r.replied, r.reply_rate,
         row_number() over (
             partition by r.vendor, r.sequence_id, r.step
             order by r.reply_rate desc, r.sent desc, r.variant
@@ -105,43 +105,40 @@ ranked as (
     where r.is_variant and r.variants >= 2 and r.sent >= p.min_sends
 ),
 
-best as (
-    select
-        k.vendor, k.sequence_id, k.step, k.variant, v.sent, v.replied, v.reply_rate
-    from ranked as k
-    inner join rated as v
-        on v.vendor = k.vendor and v.sequence_id = k.sequence_id and v.step = k.step and v.variant = k.variant
-    where k.rank_in_step = 1
-),
-
 tested as (
     select
         r.*,
         b.variant as best_variant,
-        case
-            when r.is_variant and b.variant is not null and r.variant <> b.variant and r.sent >= p.min_sends
-            then (r.reply_rate - b.reply_rate) / nullif(sqrt(
-                (cast(r.replied + b.replied as double precision) / (r.sent + b.sent))
-                * (1.0 - cast(r.replied + b.replied as double precision) / (r.sent + b.sent))
-                * (1.0 / cast(r.sent as double precision) + 1.0 / cast(b.sent as double precision))
-            ), 0)
-        end as z,
+        b.sent as best_sent,
+        b.replied as best_replied,
+        b.reply_rate as best_reply_rate,
         r.is_variant and b.variant is not null and r.variant <> b.variant and r.sent >= p.min_sends as is_tested
     from rated as r
     cross join params as p
     left join best as b
-        on b.vendor = r.vendor and b.sequence_id = r.sequence_id and b.step = r.step
+        on b.vendor = r.vendor and b.sequence_id = r.sequence_id and b.step = r.step and b.rank_in_step = 1
+),
+
+scored as (
+    select
+        t.*,
+        case when t.is_tested then (t.reply_rate - t.best_reply_rate) / nullif(sqrt(
+            (cast(t.replied + t.best_replied as double precision) / (t.sent + t.best_sent))
+            * (1.0 - cast(t.replied + t.best_replied as double precision) / (t.sent + t.best_sent))
+            * (1.0 / cast(t.sent as double precision) + 1.0 / cast(t.best_sent as double precision))
+        ), 0) end as z
+    from tested as t
 ),
 
 verdicts as (
     select
-        t.*,
+        s.*,
         case
-            when not t.is_tested then cast(null as double precision)
-            when t.z is null then cast(1.0 as double precision)  -- pooled rate 0 or 1: both rates equal
-            else {{ two_sided_p_value('t.z') }}
+            when not s.is_tested then cast(null as double precision)
+            when s.z is null then cast(1.0 as double precision)  -- pooled rate 0 or 1: both rates equal
+            else {{ two_sided_p_value('s.z') }}
         end as p_value
-    from tested as t
+    from scored as s
 )
 
 select
