@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 VENDORS = ("reply_io", "saleshandy", "instantly")
 # the @dlt.source of each vendor, as module:function
 SOURCE_FACTORIES = {
-    "reply_io": "sources.reply_io:reply_io_source",
+    "reply_io": "sources.reply_io:reply_io",
     "saleshandy": "sources.saleshandy:saleshandy_source",
     "instantly": "sources.instantly:instantly_source",
 }
