@@ -136,9 +136,10 @@ _OWNER_ZONES = (  # by the sequence owner's index: (zone, standard name, dayligh
 
 
 def zone_style(seq: Sequence) -> ZoneStyle:
-    """The owner's zone; an owner's sequences alternate between the two offset styles."""
+    """The owner's zone. Owners 1 and 2 (Los Angeles, UTC) start with Node's style, 0 and 3 (Kolkata,
+    Berlin) with the docs' style; each owner's next sequences alternate."""
     zone, standard, daylight = _OWNER_ZONES[seq.owner_index % len(_OWNER_ZONES)]
-    node_style = (seq.owner_index % 2 == 1) != ((seq.index // len(_OWNER_ZONES)) % 2 == 1)
+    node_style = (seq.owner_index % 4 in (1, 2)) != ((seq.index // len(_OWNER_ZONES)) % 2 == 1)
     return ZoneStyle(zone, node_style, (standard, daylight))
 
 

@@ -1,0 +1,298 @@
+"""Saleshandy (Open API v1) sequences and one row per sent email with its engagement.
+
+API reference: https://developer.saleshandy.com/api-reference (sequences/list,
+analytics/consolidated-stats). The host is open-api.saleshandy.com; auth is the `x-api-key` header.
+
+`email_stats` is the bulk path: consolidated-stats pages (500 rows each) are fetched ahead
+concurrently within the rate limit, parsed column-wise into Arrow tables with an explicit schema
+(JavaScript-style dates in the owner's zone to UTC, "Yes"/"No" to booleans, "" to NULL) and handed
+to dlt as Arrow, which skips dlt's per-row normalizer (about ten times faster).
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+from typing import Any, Iterator, List, Optional, Sequence
+
+import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.sources import DltResource
+
+from sources import clock
+from sources.http import HttpSettings, VendorClient
+from sources.notes import RunNotes
+
+from .helpers import (
+    ParseReport,
+    SequenceDirectory,
+    chunks,
+    dedupe_keep_last,
+    oldest_allowed,
+    parse_day,
+    rows_to_table,
+    windows,
+)
+from .settings import (
+    BATCH_ROWS,
+    DEFAULT_LOOK_BACK_DAYS,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_PREFETCH_PAGES,
+    DEFAULT_RATE_LIMITS,
+    DEFAULT_SEQUENCE_CHUNK_SIZE,
+    DEFAULT_TIMEOUT,
+    EMAIL_STATS_KEY,
+    MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE,
+    STATS_PATH,
+)
+
+
+@dlt.source(name="saleshandy")
+def saleshandy_source(
+    api_key: str = dlt.secrets.value,
+    base_url: str = dlt.config.value,
+    start_date: Optional[str] = None,
+    end_date: Optional[str] = None,
+    look_back_days: int = DEFAULT_LOOK_BACK_DAYS,
+    sequence_chunk_size: int = DEFAULT_SEQUENCE_CHUNK_SIZE,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    prefetch_pages: int = DEFAULT_PREFETCH_PAGES,
+    rate_limits: Optional[List[List[float]]] = None,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Sequence[DltResource]:
+    """Saleshandy sequences and per-email stats.
+
+    Args:
+        api_key: A Saleshandy Open API key (Settings > API Key; Pro plan or higher).
+        base_url: The API host, https://open-api.saleshandy.com.
+        start_date: The first run's first send day (YYYY-MM-DD); default and minimum: today - 2 years
+            (older is clamped, with a warning).
+        end_date: The last send day (YYYY-MM-DD). When set, the run re-reads start_date..end_date instead of
+            continuing from the last loaded day; default today (UTC).
+        look_back_days: Later runs re-read emails sent this many days before the latest loaded send day.
+        sequence_chunk_size: Sequence ids per consolidated-stats request.
+        page_size: Rows per page, 10..500.
+        prefetch_pages: Pages requested ahead, concurrently (also capped by max_concurrency).
+        rate_limits: [requests, seconds] pairs, all enforced; default 10 per second.
+        max_concurrency: Requests in flight at once.
+        timeout: Seconds to wait for an answer.
+        max_attempts: Tries per request on 429, 5xx, timeouts and dropped connections.
+
+    Returns:
+        The resources sequences and email_stats.
+    """
+    start, end = parse_day(start_date, "start_date"), parse_day(end_date, "end_date")
+    today = clock.utc_today()
+    if start and end and end < start:
+        raise ValueError(f"Saleshandy end_date {end} is before start_date {start}")
+    if start and not end and start > today:
+        raise ValueError(f"Saleshandy start_date {start} is in the future (today is {today}, UTC)")
+    if end and end < oldest_allowed(today):
+        raise ValueError(f"Saleshandy end_date {end} is older than the API allows: consolidated stats reach back "
+                         f"2 years, to {oldest_allowed(today)}")
+    if not MIN_PAGE_SIZE <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"Saleshandy page_size must be {MIN_PAGE_SIZE}..{MAX_PAGE_SIZE}, got {page_size}")
+    for name, value, least in (("look_back_days", look_back_days, 0), ("sequence_chunk_size", sequence_chunk_size, 1),
+                               ("prefetch_pages", prefetch_pages, 1), ("max_concurrency", max_concurrency, 1)):
+        if value < least:
+            raise ValueError(f"Saleshandy {name} must be {least} or more, got {value}")
+    limits = tuple((int(n), float(s)) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))
+    client = VendorClient("saleshandy", base_url, api_key, HttpSettings(
+        rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
+    notes = RunNotes(client)
+    directory = SequenceDirectory(client)
+    plan = StatsPlan(start, end, look_back_days, sequence_chunk_size, page_size,
+                     min(prefetch_pages, max_concurrency))
+    return sequences(directory, notes), email_stats(client, directory, notes, plan)
+
+
+class StatsPlan:
+    """Which windows and sequence chunks a run asks consolidated-stats for."""
+
+    def __init__(self, start: date | None, end: date | None, look_back_days: int, chunk_size: int,
+                 page_size: int, in_flight: int) -> None:
+        self.start, self.end, self.look_back_days = start, end, look_back_days
+        self.chunk_size, self.page_size, self.in_flight = chunk_size, page_size, in_flight
+
+    def requests(self, state: dict[str, Any], ids: list[str], today: date,
+                 notes: RunNotes) -> list[tuple[date, date, list[str]]]:
+        """(startDate, endDate, sequenceIds) of every stream of pages this run reads.
+
+        A fixed range (end_date set) reads start..end for all sequences. Otherwise sequences seen
+        by an earlier run are re-read from the latest loaded send day minus the look-back, and new
+        ones from the start (their history may be older than the look-back).
+        """
+        oldest = oldest_allowed(today)
+        if self.start and self.start < oldest:
+            notes.warn(f"start_date {self.start} is older than the API allows; starting at {oldest} (today - 2 years)")
+        first_day = max(self.start or oldest, oldest)
+        last_day = self.end or today
+        latest = state.get("last_sent_day")
+        if self.end is not None or latest is None:
+            groups = [(first_day, ids)]
+        else:
+            known = set(state.get("sequence_ids", []))
+            resume = date.fromisoformat(latest) - timedelta(days=self.look_back_days)
+            if resume < oldest:
+                notes.warn(f"emails sent {resume}..{oldest - timedelta(days=1)} are out of the API's reach "
+                           f"(2 years) and were not re-read")
+                resume = oldest
+            groups = [(first_day, [i for i in ids if i not in known]), (resume, [i for i in ids if i in known])]
+        out = []
+        for first, group in groups:
+            if group and first <= last_day:
+                out += [(a, b, chunk) for a, b in windows(first, last_day) for chunk in chunks(group, self.chunk_size)]
+        return out
+
+
+@dlt.resource(name="sequences", primary_key="id", write_disposition="merge")
+def sequences(directory: SequenceDirectory, notes: RunNotes) -> Iterator[list[dict[str, Any]]]:
+    """Every sequence (GET /v1/sequences), merged on `id`; steps go to the child table sequences__steps."""
+    yield from directory.pages()
+    notes.save()
+
+
+@dlt.resource(name="email_stats", primary_key=EMAIL_STATS_KEY,
+              write_disposition={"disposition": "merge", "strategy": "delete-insert"})
+def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNotes,
+                plan: StatsPlan) -> Iterator[pa.Table]:
+    """One row per sent email (POST /v1/analytics/consolidated-stats) as Arrow tables, merged on
+    (sequence_id, step_number, recipient_email).
+
+    delete-insert, not upsert: a key repeated within one load (a page that shifted while paging)
+    would make upsert fail (dlt-notes pitfall 6); rows are also de-duplicated here, the last kept.
+    """
+    state = dlt.current.resource_state()
+    ids = directory.ids()
+    streams = plan.requests(state, ids, clock.utc_today(), notes)
+    report = ParseReport()
+    batches = _Batches(report)
+    latest: date | None = None
+    for first, last, chunk in streams:
+        for rows in stats_pages(client, first, last, chunk, plan.page_size, plan.in_flight):
+            for table in batches.add(rows):
+                latest = _latest(table, latest)
+                yield table
+    for table in batches.finish():
+        latest = _latest(table, latest)
+        yield table
+    _report(report, notes, batches.rows)
+    if latest is not None:
+        state["last_sent_day"] = max(state.get("last_sent_day") or "", latest.isoformat())
+    state["sequence_ids"] = sorted(set(state.get("sequence_ids", [])) | set(ids))
+    if streams:
+        notes.covered("email_stats", min(s[0] for s in streams).isoformat(), max(s[1] for s in streams).isoformat())
+    notes.save()
+
+
+def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: list[str], page_size: int,
+                in_flight: int) -> Iterator[list[dict[str, Any]]]:
+    """The rows of every consolidated-stats page of one window and id chunk, in page order.
+
+    Page 1 is read alone; when more follow, the next pages are requested `in_flight` at a time
+    ahead of the one being handed out, until one says hasMore = false or comes back short.
+    """
+    body = {"sequenceIds": sequence_ids, "startDate": first.isoformat(), "endDate": last.isoformat(),
+            "pageLimit": page_size}
+
+    def fetch(page: int) -> tuple[list[dict[str, Any]], bool]:
+        answer = client.post(STATS_PATH, json={**body, "pageNum": page})
+        payload = answer.get("payload") if isinstance(answer, dict) else None
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise ValueError(f"Saleshandy {STATS_PATH} answered without payload.data: {str(answer)[:200]}")
+        return data, payload.get("hasMore") is not False and len(data) >= page_size
+
+    rows, more = fetch(1)
+    yield rows
+    if not more:
+        return
+    ahead = client.fan_out(fetch, itertools.count(2), max_in_flight=in_flight)
+    try:
+        for _, (rows, more) in ahead:
+            yield rows
+            if not more:
+                break
+    finally:
+        ahead.close()
+
+
+class _Batches:
+    """Pages parsed into Arrow tables of about BATCH_ROWS rows, de-duplicated (the last copy kept).
+
+    The last page of a batch is held back, parsed, and de-duplicated with the next batch, so a
+    row repeated across that page boundary (a page that shifted while paging) goes out once.
+    """
+
+    def __init__(self, report: ParseReport) -> None:
+        self.report = report
+        self.pages: list[list[dict[str, Any]]] = []
+        self.pending = 0
+        self.held: pa.Table | None = None
+        self.rows = 0
+
+    def add(self, rows: list[dict[str, Any]]) -> Iterator[pa.Table]:
+        """Take a page; a table when a batch is complete."""
+        self.pages.append(rows)
+        self.pending += len(rows)
+        if self.pending >= BATCH_ROWS:
+            yield from self._flush(last=False)
+
+    def finish(self) -> Iterator[pa.Table]:
+        """The rest."""
+        yield from self._flush(last=True)
+
+    def _flush(self, last: bool) -> Iterator[pa.Table]:
+        pages, self.pages, self.pending = self.pages, [], 0
+        rows = [row for page in pages for row in page]
+        cut = len(rows) if last or not pages else len(rows) - len(pages[-1])
+        table = rows_to_table(rows, self.report, numbered=True)
+        if self.held is not None:
+            table = pa.concat_tables([self.held, table])
+        table, dropped = dedupe_keep_last(table)
+        self.report.duplicates += dropped
+        self.held = None if last else table.filter(pc.greater_equal(table["_row"], cut))
+        if self.held is not None:
+            self.held = self.held.set_column(self.held.schema.get_field_index("_row"), "_row",
+                                             pa.array([-1] * len(self.held), pa.int64()))
+            table = table.filter(pc.less(table["_row"], cut))
+        table = table.drop_columns(["_row"])
+        self.rows += len(table)
+        if len(table):
+            yield table
+
+
+def _latest(table: pa.Table, latest: date | None) -> date | None:
+    day = pc.max(table["day"]).as_py()
+    return day if latest is None or (day is not None and day > latest) else latest
+
+
+def _report(report: ParseReport, notes: RunNotes, rows: int) -> None:
+    """Count and warn about everything that did not fit (never silently)."""
+    notes.count("email_stats_rows", rows)
+    for column, count in report.failures.items():
+        notes.count(f"email_stats_unparsed_{column}", count)
+        notes.warn(f"email_stats: {count} value(s) of {column} did not parse (e.g. {report.examples[column]}); "
+                   f"those rows were loaded with NULL there")
+    if report.failures:
+        notes.count("email_stats_unparsed_values", sum(report.failures.values()))
+    if report.unknown_fields:
+        notes.warn(f"email_stats: Saleshandy sent fields this connector does not load: "
+                   f"{', '.join(sorted(report.unknown_fields))}")
+    if report.missing_fields:
+        notes.warn(f"email_stats: rows came without the fields {', '.join(sorted(report.missing_fields))}; "
+                   f"loaded as NULL")
+    if report.rows_without_key:
+        notes.count("email_stats_rows_without_key", report.rows_without_key)
+        notes.warn(f"email_stats: {report.rows_without_key} row(s) had no usable sequence id, step number or "
+                   f"recipient email and could not be merged; they were not loaded")
+    if report.duplicates:
+        notes.count("email_stats_duplicates_dropped", report.duplicates)
+        notes.warn(f"email_stats: {report.duplicates} row(s) came twice (pages shifted while paging); "
+                   f"the last copy of each was kept")

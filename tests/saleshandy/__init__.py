@@ -1,0 +1,1 @@
+"""Saleshandy: twin contract, parsing and source tests."""

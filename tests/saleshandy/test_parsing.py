@@ -1,0 +1,179 @@
+"""Parsing of consolidated-stats rows: every timestamp form, flags, counts, "" and failures."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sandbox.saleshandy import ZoneStyle, js_date
+from sources.saleshandy.helpers import (
+    ParseReport,
+    dedupe_keep_last,
+    parse_counts,
+    parse_day,
+    parse_flags,
+    parse_js_timestamps,
+    rows_to_table,
+    windows,
+)
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Thu Dec 18 2024 10:59:29 GMT+5:30 (Asia/Kolkata)", utc(2024, 12, 18, 5, 29, 29)),  # docs: wrong weekday
+    ("Wed Dec 18 2024 10:59:29 GMT+0530 (India Standard Time)", utc(2024, 12, 18, 5, 29, 29)),
+    ("Tue Jul 08 2025 11:40:00 GMT-0700 (Pacific Daylight Time)", utc(2025, 7, 8, 18, 40)),
+    ("Mon Nov 24 2025 08:00:00 GMT-0800 (Pacific Standard Time)", utc(2025, 11, 24, 16, 0)),
+    ("Mon Nov 24 2025 16:00:00 GMT+0000 (Coordinated Universal Time)", utc(2025, 11, 24, 16, 0)),
+    ("Tue Nov 24 2025 17:00:00 GMT+1:00 (Europe/Berlin)", utc(2025, 11, 24, 16, 0)),
+    ("Wed Jul 09 2025 20:40:00 GMT+2:00 (Europe/Berlin)", utc(2025, 7, 9, 18, 40)),
+    ("Sat Mar 14 2026 09:15:00 GMT-3:30 (America/St_Johns)", utc(2026, 3, 14, 12, 45)),
+    ("Fri Mar 14 2026 09:15:00 GMT-0330", utc(2026, 3, 14, 12, 45)),  # no zone name
+    ("Sun Jan 01 2023 00:00:00 GMT+1400 (Line Islands Time)", utc(2022, 12, 31, 10, 0)),
+    ("Mon Feb 29 2024 23:59:59 GMT+0000 (UTC)", utc(2024, 2, 29, 23, 59, 59)),  # leap day, wrong weekday
+    ("Dec 18 2024 10:59:29 GMT+0530", utc(2024, 12, 18, 5, 29, 29)),  # no weekday at all
+    ("  Thu Dec 18 2024 10:59:29 GMT  ", utc(2024, 12, 18, 10, 59, 29)),  # bare GMT, spaces
+])
+def test_js_timestamp_forms(text: str, expected: datetime) -> None:
+    stamps, bad = parse_js_timestamps(pa.array([text]))
+    assert stamps.to_pylist() == [expected]
+    assert not bad.any()
+
+
+def test_weekday_is_ignored() -> None:
+    days = [f"{wd} Dec 18 2024 10:59:29 GMT+5:30 (Asia/Kolkata)" for wd in ("Mon", "Tue", "Wed", "Thu", "Sun")]
+    stamps, bad = parse_js_timestamps(pa.array(days))
+    assert set(stamps.to_pylist()) == {utc(2024, 12, 18, 5, 29, 29)}
+    assert not bad.any()
+
+
+def test_empty_and_unparseable_timestamps() -> None:
+    values = ["", None, "not a date", "Thu Feb 30 2024 10:00:00 GMT+0000", "2024-12-18T05:29:29Z",
+              "Thu Dec 18 2024 25:00:00 GMT+0000", "Thu Dec 18 2024 10:59:29 GMT+5:30 (Asia/Kolkata)"]
+    stamps, bad = parse_js_timestamps(pa.array(values, pa.string()))
+    assert stamps.to_pylist() == [None] * 6 + [utc(2024, 12, 18, 5, 29, 29)]
+    assert bad.tolist() == [False, False, True, True, True, True, False]
+
+
+@pytest.mark.parametrize("zone, node, names", [
+    ("Asia/Kolkata", False, ("India Standard Time",) * 2),
+    ("Asia/Kolkata", True, ("India Standard Time",) * 2),
+    ("America/Los_Angeles", True, ("Pacific Standard Time", "Pacific Daylight Time")),
+    ("America/Los_Angeles", False, ("Pacific Standard Time", "Pacific Daylight Time")),
+    ("Europe/Berlin", False, ("Central European Standard Time", "Central European Summer Time")),
+    ("UTC", True, ("Coordinated Universal Time",) * 2),
+])
+def test_every_twin_style_round_trips(zone: str, node: bool, names: tuple[str, str]) -> None:
+    """Whatever the twin writes (both DST sides, wrong weekdays), the parser reads back the same instant."""
+    style = ZoneStyle(zone, node, names)
+    instants = np.random.default_rng(1).integers(1_700_000_000, 1_800_000_000, 400)
+    texts = [js_date(int(ts), style) for ts in instants]
+    stamps, bad = parse_js_timestamps(pa.array(texts))
+    assert [int(d.timestamp()) for d in stamps.to_pylist()] == instants.tolist()
+    assert not bad.any()
+
+
+def test_flags() -> None:
+    flags, bad = parse_flags(pa.array(["Yes", "No", "", None, "maybe", " Yes "], pa.string()))
+    assert flags.to_pylist() == [True, False, None, None, None, True]
+    assert bad.tolist() == [False, False, False, False, True, False]
+
+
+def test_counts() -> None:
+    counts, bad = parse_counts([3, "4", "", None, "three", True, 2.0])
+    assert counts.to_pylist() == [3, 4, None, None, None, None, 2]
+    assert bad.tolist() == [False, False, False, False, True, True, False]
+
+
+DOCS_ROW = {  # the second example row of vendor-docs/saleshandy-v1-consolidated-stats.txt
+    "Sequence Title": "Follow-Up Sequence", "Sequence Owner": "Alice Johnson", "Step Number": 2,
+    "Sender Email": "alice@example.com", "Recipient Email": "michael@example.com", "Recipient name": "Michael Brown",
+    "Email Sent At": "Fri Dec 20 2024 09:45:00 GMT+5:30 (Asia/Kolkata)", "Open Count": 5,
+    "Last Opened At": "Fri Dec 22 2024 10:15:00 GMT+5:30 (Asia/Kolkata)", "Replied": "No", "Replied At": "",
+    "Conversation Id": "", "Current Sentiment": "Neutral", "Click Count": 1,
+    "Last Clicked At": "Fri Dec 22 2024 11:30:00 GMT+5:30 (Asia/Kolkata)",
+    "Last Link Clicked": "https://example.com/product", "Bounced": "No", "Bounced At": "", "Unsubscribed": "No",
+    "Deleted": "No", "Sequence Id": "9XpRq4aYZ",
+    "Client": {"id": "h4mQkZ2nAf", "firstName": "alice", "lastName": "johnson", "email": "alice@techcorp.example",
+               "status": "active", "companyName": "TechCorp"},
+}
+
+
+def test_docs_row_becomes_snake_case_columns() -> None:
+    report = ParseReport()
+    table = rows_to_table([DOCS_ROW, {**DOCS_ROW, "Step Number": 3, "Client": {}}], report)
+    first, second = table.to_pylist()
+    assert first == {
+        "sequence_id": "9XpRq4aYZ", "sequence_title": "Follow-Up Sequence", "sequence_owner": "Alice Johnson",
+        "step_number": 2, "sender_email": "alice@example.com", "recipient_email": "michael@example.com",
+        "recipient_name": "Michael Brown", "email_sent_at": utc(2024, 12, 20, 4, 15), "open_count": 5,
+        "last_opened_at": utc(2024, 12, 22, 4, 45), "replied": False, "replied_at": None, "conversation_id": None,
+        "current_sentiment": "Neutral", "click_count": 1, "last_clicked_at": utc(2024, 12, 22, 6, 0),
+        "last_link_clicked": "https://example.com/product", "bounced": False, "bounced_at": None,
+        "unsubscribed": False, "deleted": False, "day": date(2024, 12, 20), "client__id": "h4mQkZ2nAf",
+        "client__first_name": "alice", "client__last_name": "johnson", "client__email": "alice@techcorp.example",
+        "client__status": "active", "client__company_name": "TechCorp",
+    }
+    assert [second[c] for c in ("client__id", "client__first_name", "client__company_name")] == [None] * 3
+    assert str(table.schema.field("email_sent_at").type) == "timestamp[us, tz=UTC]"
+    assert report == ParseReport()
+
+
+def test_unparseable_values_are_null_and_counted() -> None:
+    report = ParseReport()
+    rows = [DOCS_ROW, {**DOCS_ROW, "Step Number": 3, "Email Sent At": "yesterday-ish", "Open Count": "lots",
+                       "Bounced": "Perhaps"}, {**DOCS_ROW, "Step Number": 4, "Open Count": "7"}]
+    table = rows_to_table(rows, report)
+    assert len(table) == 3  # nothing dropped
+    assert table.column("email_sent_at").to_pylist()[1] is None
+    assert table.column("day").to_pylist()[1] is None
+    assert table.column("open_count").to_pylist() == [5, None, 7]  # "7" is a count written as a string
+    assert table.column("bounced").to_pylist() == [False, None, False]
+    assert report.failures == {"email_sent_at": 1, "open_count": 1, "bounced": 1}
+    assert report.examples["open_count"] == "'lots'"
+
+
+def test_field_drift_is_reported() -> None:
+    report = ParseReport()
+    extra = {**DOCS_ROW, "Variant": "B"}
+    missing = {k: v for k, v in DOCS_ROW.items() if k != "Deleted"}
+    missing["Step Number"] = 3
+    table = rows_to_table([extra, missing], report)
+    assert table.column("deleted").to_pylist() == [False, None]
+    assert report.unknown_fields == {"Variant"} and report.missing_fields == {"Deleted"}
+
+
+def test_rows_without_a_key_are_counted_not_loaded() -> None:
+    report = ParseReport()
+    table = rows_to_table([DOCS_ROW, {**DOCS_ROW, "Step Number": "two"}, {**DOCS_ROW, "Recipient Email": ""}], report)
+    assert len(table) == 1
+    assert report.rows_without_key == 2 and report.failures == {"step_number": 1}
+
+
+def test_dedupe_keeps_the_last_copy_in_order() -> None:
+    rows = [DOCS_ROW, {**DOCS_ROW, "Step Number": 3}, {**DOCS_ROW, "Open Count": 9}]
+    table, dropped = dedupe_keep_last(rows_to_table(rows, ParseReport()))
+    assert dropped == 1
+    assert table.column("step_number").to_pylist() == [3, 2]
+    assert table.column("open_count").to_pylist() == [5, 9]
+
+
+def test_windows_are_at_most_a_year() -> None:
+    assert windows(date(2024, 11, 23), date(2026, 11, 23)) == [
+        (date(2024, 11, 23), date(2025, 11, 22)), (date(2025, 11, 23), date(2026, 11, 22)),
+        (date(2026, 11, 23), date(2026, 11, 23))]
+    assert windows(date(2024, 2, 29), date(2024, 3, 1)) == [(date(2024, 2, 29), date(2024, 3, 1))]
+    assert windows(date(2026, 1, 2), date(2026, 1, 1)) == []
+
+
+def test_parse_day() -> None:
+    assert parse_day("2025-01-31", "start_date") == date(2025, 1, 31)
+    assert parse_day(None, "start_date") is None
+    with pytest.raises(ValueError, match=r"start_date must be a date like 2025-01-31 \(YYYY-MM-DD\), got '31/01/2025'"):
+        parse_day("31/01/2025", "start_date")
