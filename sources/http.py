@@ -170,8 +170,7 @@ class VendorClient:
         self.settings = settings
         self.stats = RequestStats()
         self._key = str(api_key).strip()
-        self._limiter = Limiter([Rate(count, int((seconds + settings.window_margin) * 1000))
-                                 for count, seconds in settings.rate_limits])
+        self._limiter = Limiter(_rates(settings))
         self._resume_at = 0.0
         self._pause_lock = threading.Lock()
         pool = max(settings.max_concurrency, 1)
@@ -346,6 +345,21 @@ class VendorClient:
         if delay > 0:
             self.stats.add(throttle_wait_s=delay)
             time.sleep(delay)
+
+
+def _rates(settings: HttpSettings) -> list[Rate]:
+    """The limiter's rates: every window widened by the margin, shortest first.
+
+    pyrate-limiter refuses a longer window whose average rate is not lower than a shorter one's.
+    The margin makes one out of limits of equal rate (Instantly's 100/s and 6,000/min: 100 per
+    1.1 s allows at most 5,500 in 60.1 s), so such a window is left out: the shorter one binds first.
+    """
+    rates: list[Rate] = []
+    for count, seconds in sorted(settings.rate_limits, key=lambda limit: limit[1]):
+        rate = Rate(count, int((seconds + settings.window_margin) * 1000))
+        if all(rate.limit / rate.interval < kept.limit / kept.interval for kept in rates):
+            rates.append(rate)
+    return rates
 
 
 def _server_wait(response: httpx.Response) -> float | None:

@@ -181,3 +181,9 @@ def test_fan_out_stops_at_the_first_refusal(server: TwinServer) -> None:
     with client_for(server, max_concurrency=4) as client, pytest.raises(VendorRequestError):
         list(client.fan_out(fetch, range(1000)))
     assert len(server.requests("/items/")) < 100
+
+
+def test_limits_of_equal_rate_are_accepted(server: TwinServer) -> None:
+    """Instantly's 100/s and 6,000/min: with the window margin, the longer one is redundant, not an error."""
+    with client_for(server, rate_limits=((100, 1.0), (6000, 60.0))) as client:
+        assert client.get("/items/3") == {"n": 3}
