@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pipelines import run_cmd, sandbox_cmd
+from pipelines import report, run_cmd, sandbox_cmd
 from pipelines.run import EXIT_USAGE, ConfigError
 
 
@@ -20,6 +20,10 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="load the vendors into the warehouse, then build the models")
     run_cmd.add_arguments(run)
     run.set_defaults(handler=run_cmd.execute)
+
+    report_parser = commands.add_parser("report", help="write the HTML funnel report from the models")
+    report.add_arguments(report_parser)
+    report_parser.set_defaults(handler=report.execute)
 
     sandbox = commands.add_parser("sandbox", help="serve local twins of the three vendor APIs until interrupted")
     sandbox_cmd.add_arguments(sandbox)

@@ -52,7 +52,7 @@ def sandbox(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def duckdb_path(tmp_path: Path) -> Path:
-    return tmp_path / "outreach.duckdb"
+    return tmp_path / "outreach_warehouse.duckdb"
 
 
 @pytest.fixture
