@@ -25,7 +25,7 @@ from sandbox.world import World
 
 log = logging.getLogger(__name__)
 
-FAULT_KINDS = ("429", "500", "502", "503", "timeout", "drop", "truncate", "html")
+FAULT_KINDS = ("429", "500", "502", "503", "timeout", "drop", "truncate", "html", "malformed")
 
 
 @dataclass
@@ -33,7 +33,10 @@ class Faults:
     """What a twin does wrong, on purpose. Change fields at any time; they apply to the next request.
 
     - error_rate: share of requests answered with a fault drawn from `kinds`
-    - script: the next requests get these faults, in order (e.g. ["429", "503"])
+    - kinds: 429, 500, 502, 503; timeout (stalls `timeout_seconds`); drop (closes the connection
+      unanswered); truncate (half the body, then the connection closes); html (a 200 HTML error
+      page); malformed (a complete 200 whose JSON body is cut in half)
+    - script: the next requests get these faults, in order (e.g. ["429", "503"]; "" for none)
     - outage: every request gets a 503
     - latency_ms: added to every request
     - timeout_seconds: how long a "timeout" fault stalls before answering
@@ -331,6 +334,8 @@ def _make_handler(server: TwinServer) -> type[BaseHTTPRequestHandler]:
             if fault == "timeout":
                 time.sleep(server.faults.timeout_seconds)
             payload = response.body
+            if fault == "malformed":  # a complete answer whose body is not JSON: its first half
+                payload = payload[: len(payload) // 2]
             try:
                 self.send_response(response.status, _REASONS.get(response.status))
                 for name, value in response.headers.items():

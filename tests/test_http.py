@@ -59,7 +59,7 @@ def client_for(server: TwinServer, key: str = KEY, **settings: object) -> Vendor
     return VendorClient("instantly", server.url, key, HttpSettings(**options))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("fault", ["500", "502", "503", "timeout", "drop", "truncate", "html"])
+@pytest.mark.parametrize("fault", ["500", "502", "503", "timeout", "drop", "truncate", "html", "malformed"])
 def test_transient_faults_are_retried_until_the_answer_comes(server: TwinServer, fault: str) -> None:
     server.faults.script = [fault, fault]
     with client_for(server) as client:
