@@ -19,7 +19,7 @@ import numpy as np
 import psycopg2
 import pytest
 
-from pipelines.models import BuildReport, build_models
+from pipelines.models import SOURCE_COLUMNS, BuildReport, build_models
 from sandbox import instantly as instantly_twin
 from sandbox import reply_io as reply_twin
 from sandbox import saleshandy as saleshandy_twin
@@ -438,3 +438,24 @@ def test_a_vendor_never_loaded_gives_no_rows_and_no_error(load: Load) -> None:
     for mart in MARTS:
         full = [r for r in read(load.duckdb, mart) if r["vendor"] != "saleshandy"]
         assert read(load.duckdb, mart, "outreach_without_saleshandy") == full, mart
+
+
+def test_the_loaded_raw_tables_have_every_declared_column_with_its_type(load: Load) -> None:
+    """SOURCE_COLUMNS (what the models read when a table or column is absent) agrees with the sources."""
+    names = {"BIGINT": "bigint", "VARCHAR": "text", "BOOLEAN": "boolean", "DATE": "date",
+             "TIMESTAMP WITH TIME ZONE": "timestamp with time zone", "character varying": "text", "text": "text",
+             "bigint": "bigint", "boolean": "boolean", "date": "date",
+             "timestamp with time zone": "timestamp with time zone"}
+    destinations = [(load.duckdb, {v: v for v in load.pg_names()})]
+    if load.postgres is not None:
+        destinations.append((load.postgres, load.pg_names()))
+    for destination, datasets in destinations:
+        pipeline = dlt.pipeline(pipeline_name="raw_reader", destination=destination, dataset_name="outreach")
+        with pipeline.sql_client() as client:
+            rows = client.execute_sql("select table_schema, table_name, column_name, data_type "
+                                      "from information_schema.columns")
+        found = {(schema, table, column): names.get(kind, kind) for schema, table, column, kind in rows}
+        for (vendor, table), columns in SOURCE_COLUMNS.items():
+            for column, kind in columns.items():
+                assert found.get((datasets[vendor], table, column)) == kind, (destination, vendor, table, column)
+    assert load.reports["duckdb"].missing_columns == {}
