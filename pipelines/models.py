@@ -154,7 +154,7 @@ def _quote(identifier: str) -> str:
 def _qualified(dialect: str, database: str, schema: str, name: str) -> str:
     """A table or view name as the models write it.
 
-    DuckDB names its catalog after the database file, so with the default `outreach.duckdb` the
+    DuckDB names its catalog after the database file, so in a file named `outreach.duckdb` the
     catalog and the models dataset are both "outreach" and `outreach.x` is ambiguous: DuckDB
     names get the catalog too. (A view then names the file's catalog; a renamed file needs a
     rebuild.) PostgreSQL connects to one database and takes schema.name.

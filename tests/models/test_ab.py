@@ -50,7 +50,7 @@ def test_two_proportion_verdicts_match_the_hand_computation(duckdb_path: Path) -
     with duckdb.connect(str(duckdb_path)) as con:
         rows = con.execute(
             "select step, variant, sent, replied, reply_rate, best_variant, p_value, is_significant, verdict, "
-            "opened, delivered from outreach.outreach.fct_step_variant where vendor = 'instantly' "
+            f"opened, delivered from \"{duckdb_path.stem}\".outreach.fct_step_variant where vendor = 'instantly' "
             "order by step, variant").fetchall()
     by_key = {(r[0], r[1]): r[2:] for r in rows}
     assert sorted(by_key) == [(-1, "unattributed"), (1, "A"), (1, "B"), (1, "C"), (2, "A"), (3, "A"), (3, "B")]

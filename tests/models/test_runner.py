@@ -66,12 +66,9 @@ def fill_reply_duckdb(path: Path, schema: str = "reply_io") -> None:
 
 
 def read_duckdb(path: Path, sql: str) -> list[tuple]:
-    """Rows of a query with the models dataset as the default schema.
-
-    (The file is outreach.duckdb, so its catalog is "outreach" too, and `outreach.x` would be ambiguous.)
-    """
+    """Rows of a query with the models dataset as the default schema."""
     with duckdb.connect(str(path)) as con:
-        con.execute("use outreach.outreach")
+        con.execute(f'use "{path.stem}".outreach')
         return con.execute(sql).fetchall()
 
 
@@ -142,7 +139,7 @@ def test_a_failing_model_is_named_and_the_previous_build_is_left_whole(tmp_path:
     destination = dlt.destinations.duckdb(str(duckdb_path))
     build_models(destination, sql_dir=root)
     with duckdb.connect(str(duckdb_path)) as con:  # new raw data, then a build that breaks half-way
-        con.execute("insert into outreach.reply_io.sequences values (1003, 'three', 'new', '2026-01-03 10:00:00+00', 7)")
+        con.execute("insert into reply_io.sequences values (1003, 'three', 'new', '2026-01-03 10:00:00+00', 7)")
     (root / "marts" / "counts.sql").write_text("select a.vendor, count(*) as sequences from {{ ref('all_sequences') }}"
                                                " as a group by a.no_such_column")
     (root / "marts" / "extra.sql").write_text("select 1 as x")
