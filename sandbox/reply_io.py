@@ -57,9 +57,12 @@ PRESETS = {"LastWeek": 7 * DAY, "LastMonth": 30 * DAY}
 LIST_STATUSES = ("new", "active", "paused")
 OWNER_ID_BASE = 101  # ownerUserId = OWNER_ID_BASE + the world's owner index; the key belongs to the first
 SEQUENCE_ID_BASE = 1001  # sequence id = SEQUENCE_ID_BASE + the world's sequence index
+DRIFT_FOLDER = 42  # the undocumented folderId that list items and stats rows carry under Faults.extra_field
 
 EMAIL_COUNTS = ("contacted", "delivered", "opened", "replied", "interested", "notReached", "optedOut",
                 "outOfOffice", "bounced", "autoReplied", "meetingsBooked")
+STEP_COUNTS = ("delivered", "opened", "replied", "interested", "notReached", "optedOut", "meetingsBooked",
+               "linksClicked")
 LINKEDIN_COUNTS = ("connectionsSent", "connectionsAccepted", "messagesSent", "replied", "inMailsSent",
                    "inMailsReplied", "connectionNotesSent", "connectionNotesReplied", "profileViews", "likes",
                    "follows", "endorses", "regularMessagesSent", "regularMessagesReplied")
@@ -413,7 +416,7 @@ class ReplyIoTwin(VendorTwin):
         start = max(0, skip - self.faults.shift_rows) if skip else 0
         page = items[start:start + top]
         if self.faults.extra_field:
-            page = [{**item, "folderId": None} for item in page]
+            page = [{**item, "folderId": DRIFT_FOLDER} for item in page]
         return Response.json(200, {"items": page, "hasMore": start + top < len(items)})
 
     def _detail(self, request: Request, match: Any) -> Response:
@@ -431,7 +434,9 @@ class ReplyIoTwin(VendorTwin):
         from_ts, to_ts, user_ids = window
         rows = sequence_stats(self.world, from_ts, to_ts, user_ids)
         if self.faults.extra_field:
-            rows = [{**row, "folderId": None} for row in rows]
+            rows = [{**row, "folderId": DRIFT_FOLDER} for row in rows]
+        if self.faults.changed_type:  # the counts of the email overview as strings
+            rows = [{**row, "emailOverview": _as_text(row["emailOverview"], EMAIL_COUNTS)} for row in rows]
         return Response.json(200, rows)
 
     def _one_stats(self, request: Request, match: Any) -> Response:
@@ -448,7 +453,13 @@ class ReplyIoTwin(VendorTwin):
         if not self.step_stats_available:
             return self.error(404, f"Route POST:{request.path} not found", code="route.notFound")
         seq = find_sequence(self.world, int(match.group(1)))
-        return self._not_found(match.group(1)) if seq is None else Response.json(200, step_stats(self.world, seq))
+        if seq is None:
+            return self._not_found(match.group(1))
+        answer = step_stats(self.world, seq)
+        if self.faults.changed_type:  # the variants' counts as strings
+            answer = {**answer, "steps": [{**step, "variants": [_as_text(v, STEP_COUNTS) for v in step["variants"]]}
+                                          for step in answer["steps"]]}
+        return Response.json(200, answer)
 
     def _window(self, request: Request) -> tuple[int, int, list[int] | None] | Response:
         """The [from, to) window and owner filter of a stats body, or the 400 that refuses it."""
@@ -493,6 +504,11 @@ _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not 
            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 _CODES = {400: "validation.failed", 404: "route.notFound", 405: "method.notAllowed", 429: "rateLimit.exceeded",
           500: "server.error", 502: "server.badGateway", 503: "server.unavailable"}
+
+
+def _as_text(values: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """`values` with the named numbers sent as strings (the changed_type fault)."""
+    return {k: str(v) if k in names and isinstance(v, int) else v for k, v in values.items()}
 
 
 def _presented_key(request: Request) -> str | None:

@@ -71,6 +71,7 @@ def reply_io(
     client = VendorClient("reply_io", base_url, api_key, HttpSettings(
         rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
     notes = RunNotes(client)
+    types = helpers.TypeReport()
 
     @dlt.resource(name="sequences", write_disposition="merge", primary_key="id", columns=helpers.SEQUENCE_COLUMNS)
     def sequences() -> Iterator[list[dict[str, Any]]]:
@@ -101,13 +102,14 @@ def reply_io(
         read_at = clock.utc_now()
         for day, answer in client.fan_out(
                 lambda d: client.post(settings.SEQUENCE_STATS_PATH, json=helpers.day_filters(d)), days):
-            rows = helpers.daily_rows(answer, day, read_at)
+            rows = helpers.daily_rows(answer, day, read_at, types)
             if rows:
                 yield rows
             if advances and (last_day is None or day > last_day):
                 state["last_day"] = day.isoformat()
         if days:
             notes.covered("sequence_stats_daily", days[0].isoformat(), days[-1].isoformat())
+        _report_types(types, notes)
         notes.save()
 
     @dlt.transformer(name="step_stats_snapshots", write_disposition="merge",
@@ -129,12 +131,23 @@ def reply_io(
                 return None
 
         for sequence_id, answer in client.fan_out(fetch, wanted):
-            rows = helpers.snapshot_rows(answer, sequence_id, snapshot_at.date(), snapshot_at) if answer else []
+            rows = helpers.snapshot_rows(answer, sequence_id, snapshot_at.date(), snapshot_at, types) if answer else []
             if rows:
                 yield rows
         if unavailable:
             notes.warn(f"step stats ({settings.STEP_STATS_PATH}) were not available (404/405) for sequences "
                        f"{sorted(unavailable)}; their step_stats_snapshots were skipped this run.")
+        _report_types(types, notes)
         notes.save()
 
     return sequences, sequence_stats_daily, sequences | step_stats_snapshots
+
+
+def _report_types(types: helpers.TypeReport, notes: RunNotes) -> None:
+    """Counters and warnings for the numbers that came as another type, as far as this run has seen them."""
+    for column, count in types.converted.items():
+        notes.counters[f"{column}_not_a_number"] = count
+    for column, count in types.unreadable.items():
+        notes.counters[f"{column}_unreadable"] = count
+        notes.warn(f"{column}: values that are not numbers (e.g. {types.examples[column]}) were loaded as NULL "
+                   f"(counted in {column}_unreadable)")

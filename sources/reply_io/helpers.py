@@ -4,6 +4,7 @@ and the stats answers turned into flat, typed rows."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import pendulum
@@ -110,29 +111,58 @@ def effective_status(sequence: dict[str, Any]) -> str:
 
 # -- rows --------------------------------------------------------------------------------------
 
-def _as_int(value: Any, field: str) -> int | None:
-    if value is None or isinstance(value, int):
+@dataclass
+class TypeReport:
+    """Numbers that came as another type: `converted` ones (e.g. "12") and `unreadable` ones (loaded as
+    NULL), counted per field, with one example of each unreadable field."""
+
+    converted: dict[str, int] = field(default_factory=dict)
+    unreadable: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, value: Any, readable: bool) -> None:
+        counter = self.converted if readable else self.unreadable
+        counter[name] = counter.get(name, 0) + 1
+        if not readable:
+            self.examples.setdefault(name, repr(value)[:40])
+
+
+def _as_int(value: Any, field: str, report: TypeReport | None = None) -> int | None:
+    """A whole number. Without a report (keys) anything else raises; with one, a convertible value is
+    converted and an unreadable one becomes None, and both are counted."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"Reply.io sent {field}={value!r}, expected a number") from None
-    if not number.is_integer():
-        raise ValueError(f"Reply.io sent {field}={value!r}, expected a whole number")
+        number = None
+    if number is None or not number.is_integer():
+        if report is None:
+            raise ValueError(f"Reply.io sent {field}={value!r}, expected a whole number")
+        report.add(field, value, readable=False)
+        return None
+    if report is not None:
+        report.add(field, value, readable=True)
     return int(number)
 
 
-def _as_float(value: Any, field: str) -> float | None:
-    if value is None:
-        return None
-    try:
+def _as_float(value: Any, field: str, report: TypeReport) -> float | None:
+    """A number as a float; a string is converted (and counted), anything unreadable becomes None (counted)."""
+    if value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    try:
+        number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"Reply.io sent {field}={value!r}, expected a number") from None
+        report.add(field, value, readable=False)
+        return None
+    report.add(field, value, readable=True)
+    return number
 
 
 def flatten(prefix: str, values: dict[str, Any] | None, counts: Sequence[str], percentages: Sequence[str],
-            ) -> dict[str, Any]:
+            report: TypeReport) -> dict[str, Any]:
     """An object's fields as `<prefix>__<field>` columns (just `<field>` when prefix is ""): counts as
     ints, percentages as floats, fields the connector does not know kept as they come."""
     head = f"{prefix}__" if prefix else ""
@@ -140,16 +170,17 @@ def flatten(prefix: str, values: dict[str, Any] | None, counts: Sequence[str], p
     for key, value in (values or {}).items():
         column = head + snake(key)
         if key in counts:
-            value = _as_int(value, key)
+            value = _as_int(value, column, report)
         elif key in percentages:
-            value = _as_float(value, key)
+            value = _as_float(value, column, report)
         out[column] = value
     return out
 
 
 def daily_rows(answer: list[dict[str, Any]], day: pendulum.Date, read_at: pendulum.DateTime,
-               ) -> list[dict[str, Any]]:
+               report: TypeReport | None = None) -> list[dict[str, Any]]:
     """The rows of one day's POST /v3/sequences/stats answer: one per sequence, overviews flattened."""
+    report = TypeReport() if report is None else report
     rows = []
     for item in answer or []:
         rest = {snake(k): v for k, v in item.items() if k not in ("sequenceId", "emailOverview", "linkedInOverview")}
@@ -157,18 +188,20 @@ def daily_rows(answer: list[dict[str, Any]], day: pendulum.Date, read_at: pendul
             "sequence_id": _as_int(item["sequenceId"], "sequenceId"),
             "day": day,
             **rest,
-            **flatten("email_overview", item.get("emailOverview"), settings.EMAIL_COUNTS, settings.EMAIL_PERCENTAGES),
+            **flatten("email_overview", item.get("emailOverview"), settings.EMAIL_COUNTS, settings.EMAIL_PERCENTAGES,
+                      report),
             **flatten("linked_in_overview", item.get("linkedInOverview"), settings.LINKEDIN_COUNTS,
-                      settings.LINKEDIN_PERCENTAGES),
+                      settings.LINKEDIN_PERCENTAGES, report),
             "read_at": read_at,
         })
     return rows
 
 
 def snapshot_rows(answer: dict[str, Any], sequence_id: int, snapshot_day: pendulum.Date,
-                  snapshot_at: pendulum.DateTime) -> list[dict[str, Any]]:
+                  snapshot_at: pendulum.DateTime, report: TypeReport | None = None) -> list[dict[str, Any]]:
     """The rows of one sequence's step/variant stats: one per variant, with its step's own totals as
     `step__<field>`."""
+    report = TypeReport() if report is None else report
     rows = []
     for step in (answer or {}).get("steps") or []:
         step_metrics = {k: v for k, v in step.items() if k not in ("stepId", "stepNumber", "displayName", "isArchived",
@@ -178,7 +211,7 @@ def snapshot_rows(answer: dict[str, Any], sequence_id: int, snapshot_day: pendul
             "step_number": _as_int(step.get("stepNumber"), "stepNumber"),
             "display_name": step.get("displayName"),
             "step_is_archived": step.get("isArchived"),
-            **flatten("step", step_metrics, settings.STEP_COUNTS, settings.STEP_PERCENTAGES),
+            **flatten("step", step_metrics, settings.STEP_COUNTS, settings.STEP_PERCENTAGES, report),
         }
         for variant in step.get("variants") or []:
             metrics = {k: v for k, v in variant.items() if k not in ("id", "isEnabled", "hasAttachments",
@@ -191,7 +224,7 @@ def snapshot_rows(answer: dict[str, Any], sequence_id: int, snapshot_day: pendul
                 "is_enabled": variant.get("isEnabled"),
                 "has_attachments": variant.get("hasAttachments"),
                 "generated_by_ai": variant.get("generatedByAi"),
-                **flatten("", metrics, settings.STEP_COUNTS, settings.STEP_PERCENTAGES),
+                **flatten("", metrics, settings.STEP_COUNTS, settings.STEP_PERCENTAGES, report),
                 "snapshot_at": snapshot_at,
             })
     return rows

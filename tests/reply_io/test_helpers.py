@@ -54,8 +54,15 @@ def test_daily_rows_type_and_flatten() -> None:
                    "email_overview__brand_new_metric": 3, "linked_in_overview__in_mails_sent": 2,
                    "linked_in_overview__in_mails_replied_percentage": 0.0, "read_at": READ_AT}
     assert isinstance(row["email_overview__opened_percentage"], float)
-    with pytest.raises(ValueError, match="delivered='many'"):
-        helpers.daily_rows([{"sequenceId": 7, "emailOverview": {"delivered": "many"}}], TODAY, READ_AT)
+    report = helpers.TypeReport()
+    row = helpers.daily_rows([{"sequenceId": 7, "emailOverview": {"delivered": "many", "opened": "3"}}], TODAY,
+                             READ_AT, report)[0]
+    assert (row["email_overview__delivered"], row["email_overview__opened"]) == (None, 3)
+    assert report == helpers.TypeReport(converted={"email_overview__opened": 1},
+                                        unreadable={"email_overview__delivered": 1},
+                                        examples={"email_overview__delivered": "'many'"})
+    with pytest.raises(ValueError, match="sequenceId='seven'"):  # a key must be readable
+        helpers.daily_rows([{"sequenceId": "seven"}], TODAY, READ_AT)
 
 
 def test_statuses_compare_case_insensitively() -> None:
