@@ -472,7 +472,7 @@ def build_models(destination: TDestinationReferenceArg | dlt.Pipeline,
 
     Args:
         destination: where the raw tables are: a dlt destination (``"duckdb"``,
-            ``dlt.destinations.duckdb("outreach.duckdb")``, ``dlt.destinations.postgres(url)``)
+            ``dlt.destinations.duckdb("outreach_warehouse.duckdb")``, ``dlt.destinations.postgres(url)``)
             or a pipeline whose destination to use. DuckDB and PostgreSQL are supported.
         dataset_names: the dataset each vendor was loaded into, by vendor name (``reply_io``,
             ``saleshandy``, ``instantly``); a vendor left out is looked for in the dataset of its
@@ -485,6 +485,7 @@ def build_models(destination: TDestinationReferenceArg | dlt.Pipeline,
         that were not there and read as empty / NULL.
 
     Raises:
+        ModelError: the destination is neither DuckDB nor PostgreSQL, or dataset_names names no vendor.
         ModelGraphError: the models reference something that does not exist, or each other in a cycle.
         ModelBuildError: a model's SQL failed; names the model and carries the warehouse's error.
             Nothing was changed: the previous build is left as it was.
