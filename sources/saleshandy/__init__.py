@@ -196,24 +196,38 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
     """The rows of every consolidated-stats page of one window and id chunk, in page order.
 
     Page 1 is read alone; when more follow, the next pages are requested `in_flight` at a time
-    ahead of the one being handed out, until one says hasMore = false or comes back short.
+    ahead of the one being handed out, until one says hasMore = false or comes back short. Pages
+    past that one are no longer requested (at most `in_flight - 1` were already on their way).
     """
     body = {"sequenceIds": sequence_ids, "startDate": first.isoformat(), "endDate": last.isoformat(),
             "pageLimit": page_size}
 
+    last_page: list[int] = []  # the page found to be the last, once known
+
     def fetch(page: int) -> tuple[list[dict[str, Any]], bool]:
+        if last_page and page > last_page[0]:  # asked ahead, past the end: no request
+            return [], False
         answer = client.post(STATS_PATH, json={**body, "pageNum": page})
         payload = answer.get("payload") if isinstance(answer, dict) else None
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
             raise ValueError(f"Saleshandy {STATS_PATH} answered without payload.data: {str(answer)[:200]}")
-        return data, payload.get("hasMore") is not False and len(data) >= page_size
+        more = payload.get("hasMore") is not False and len(data) >= page_size
+        if not more:
+            last_page[:] = [min(last_page + [page])]
+        return data, more
+
+    def page_numbers() -> Iterator[int]:
+        page = 2
+        while not last_page or page <= last_page[0]:
+            yield page
+            page += 1
 
     rows, more = fetch(1)
     yield rows
     if not more:
         return
-    ahead = client.fan_out(fetch, itertools.count(2), max_in_flight=in_flight)
+    ahead = client.fan_out(fetch, page_numbers(), max_in_flight=in_flight)
     try:
         for _, (rows, more) in ahead:
             yield rows

@@ -1,0 +1,226 @@
+"""The saleshandy source end to end against the twin: equality with the ground truth, incremental
+runs, windows and chunks, drift, duplicates, bad input."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Callable, Iterator
+
+import dlt
+import orjson
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+import sources.saleshandy as saleshandy_module
+from sandbox.saleshandy import sequence_id, truth_email_stats, truth_sequences, zone_style
+from sandbox.server import Sandbox
+from sandbox.world import World
+from sources.saleshandy import saleshandy_source
+from sources.saleshandy.settings import EMAIL_STATS_SCHEMA
+from tests.conftest import query
+
+COLUMNS = [name for name in EMAIL_STATS_SCHEMA.names]
+KEY = ("sequence_id", "step_number", "recipient_email")
+STATS = "/v1/analytics/consolidated-stats"
+
+
+def run(make_pipeline: Callable[..., dlt.Pipeline], **settings: Any) -> dlt.Pipeline:
+    pipeline = make_pipeline("saleshandy")
+    pipeline.run(saleshandy_source(**settings), loader_file_format="parquet")
+    return pipeline
+
+
+def loaded(pipeline: dlt.Pipeline) -> list[dict[str, Any]]:
+    rows = query(pipeline, f"select {', '.join(COLUMNS)} from email_stats order by {', '.join(KEY)}")
+    return [dict(zip(COLUMNS, row)) for row in rows]
+
+
+def truth(world: World, first: date | None = None, last: date | None = None) -> list[dict[str, Any]]:
+    rows = truth_email_stats(world, first or world.today.subtract(years=2), last or world.today)
+    return sorted(rows, key=lambda r: tuple(r[k] for k in KEY))
+
+
+def stats_requests(sandbox: Sandbox) -> list[dict[str, Any]]:
+    return [orjson.loads(r.body) for r in sandbox.saleshandy.requests(STATS, "POST")]
+
+
+def last_run(pipeline: dlt.Pipeline) -> dict[str, Any]:
+    return pipeline.state["sources"]["saleshandy"]["last_run"]
+
+
+def test_first_run_equals_the_truth(sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    styles = {(zone_style(s).zone, zone_style(s).node_style) for s in world.visible_sequences("saleshandy")}
+    assert len(styles) == 5  # Kolkata in both styles, Los Angeles (DST), UTC, Berlin (DST)
+    pipeline = run(make_pipeline)
+    expected = truth(world)
+    assert len(expected) == 2635
+    assert loaded(pipeline) == expected  # UTC instants, booleans, NULLs, row for row
+    sequences = query(pipeline, "select id, title, active, user__email, client__company_name from sequences order by id")
+    assert sequences == sorted((s["id"], s["title"], s["active"], s["user"]["email"], s["client"].get("companyName"))
+                               for s in truth_sequences(world))
+    assert query(pipeline, "select count(*) from sequences__steps")[0][0] == sum(
+        len(s["steps"]) for s in truth_sequences(world))
+    state = pipeline.state["sources"]["saleshandy"]
+    assert state["resources"]["email_stats"]["last_sent_day"] == max(r["day"] for r in expected).isoformat()
+    assert state["last_run"]["days"]["email_stats"] == ["2024-11-23", "2026-11-23"]
+    assert state["last_run"]["counters"] == {"email_stats_rows": 2635}
+    # three windows of at most a year, one chunk of 5 sequences, pages of 500
+    windows = sorted({(b["startDate"], b["endDate"]) for b in stats_requests(sandbox)})
+    assert windows == [("2024-11-23", "2025-11-22"), ("2025-11-23", "2026-11-22"), ("2026-11-23", "2026-11-23")]
+
+
+def test_second_run_updates_changed_rows_and_doubles_none(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    first = {tuple(r[k] for k in KEY): r for r in loaded(run(make_pipeline))}
+    world.advance(1)  # late opens and replies; new sends; the late sequence is created
+    sandbox.saleshandy.clear_log()
+    pipeline = run(make_pipeline)
+    expected = truth(world)
+    rows = loaded(pipeline)
+    assert rows == expected and len(rows) == 2654
+    second = {tuple(r[k] for k in KEY): r for r in rows}
+    changed = [k for k in first if first[k] != second[k]]
+    assert len(changed) == 4  # engagement that arrived during the day
+    assert len(second) == len(rows)  # no key twice
+    late = world.visible_sequences("saleshandy")[-1]
+    assert query(pipeline, "select count(*) from sequences where id = '%s'" % sequence_id(late)) == [(1,)]
+    # known sequences were re-read from the latest send day minus 30 days; the new one from the start
+    windows = {(tuple(b["sequenceIds"]), b["startDate"]) for b in stats_requests(sandbox) if b["pageNum"] == 1}
+    known = tuple(sequence_id(s) for s in world.visible_sequences("saleshandy")[:-1])
+    assert windows == {(known, "2026-10-24"), ((sequence_id(late),), "2024-11-24"),
+                       ((sequence_id(late),), "2025-11-24"), ((sequence_id(late),), "2026-11-24")}
+
+
+def test_run_twice_is_idempotent(sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    once = loaded(run(make_pipeline))
+    pipeline = run(make_pipeline)
+    assert loaded(pipeline) == once
+    assert query(pipeline, "select count(*) from sequences")[0][0] == 5
+
+
+def test_resource_contract() -> None:
+    source = saleshandy_source(api_key="k", base_url="http://127.0.0.1:9")
+    assert set(source.resources) == {"sequences", "email_stats"}
+    sequences = source.resources["sequences"].compute_table_schema()
+    stats = source.resources["email_stats"].compute_table_schema()
+    assert (sequences["write_disposition"], sequences["columns"]["id"]["primary_key"]) == ("merge", True)
+    assert stats["write_disposition"] == "merge" and stats["x-merge-strategy"] == "delete-insert"
+    assert [c for c, v in stats["columns"].items() if v.get("primary_key")] == list(KEY)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"start_date": "2025-02-30"}, "start_date must be a date like 2025-01-31"),
+    ({"end_date": "yesterday"}, "end_date must be a date like 2025-01-31"),
+    ({"start_date": "2026-03-01", "end_date": "2026-02-01"}, "end_date 2026-02-01 is before start_date 2026-03-01"),
+    ({"start_date": "2026-12-01"}, "start_date 2026-12-01 is in the future"),
+    ({"end_date": "2024-11-22"}, "older than the API allows: consolidated stats reach back 2 years, to 2024-11-23"),
+    ({"page_size": 501}, "page_size must be 10..500"),
+    ({"sequence_chunk_size": 0}, "sequence_chunk_size must be 1 or more"),
+])
+def test_bad_settings_fail_before_any_request(sandbox: Sandbox, settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        saleshandy_source(**settings)
+    assert sandbox.saleshandy.requests() == []
+
+
+def test_old_start_date_is_clamped_with_a_warning(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    pipeline = run(make_pipeline, start_date="2023-06-01")
+    assert loaded(pipeline) == truth(world)
+    assert min(b["startDate"] for b in stats_requests(sandbox)) == "2024-11-23"
+    assert last_run(pipeline)["warnings"] == [
+        "start_date 2023-06-01 is older than the API allows; starting at 2024-11-23 (today - 2 years)"]
+
+
+def test_end_date_reads_a_fixed_range(sandbox: Sandbox, world: World,
+                                      make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    pipeline = run(make_pipeline, start_date="2026-06-01", end_date="2026-08-31")
+    expected = truth(world, date(2026, 6, 1), date(2026, 8, 31))
+    assert loaded(pipeline) == expected and len(expected) == 713
+    assert {(b["startDate"], b["endDate"]) for b in stats_requests(sandbox)} == {("2026-06-01", "2026-08-31")}
+
+
+def test_chunks_small_pages_and_prefetch(sandbox: Sandbox, world: World,
+                                         make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    sandbox.saleshandy.set_limits(())
+    pipeline = run(make_pipeline, start_date="2026-10-15", sequence_chunk_size=2, page_size=10, prefetch_pages=3,
+                   rate_limits=[[1000, 1]])
+    assert loaded(pipeline) == truth(world, date(2026, 10, 15))
+    requests = stats_requests(sandbox)
+    chunks = {tuple(b["sequenceIds"]) for b in requests}
+    assert sorted(len(c) for c in chunks) == [1, 2, 2]
+    assert sorted(i for c in chunks for i in c) == sorted(sequence_id(s) for s in world.visible_sequences("saleshandy"))
+    assert {b["pageLimit"] for b in requests} == {10}
+    per_chunk = {c: sum(1 for r in truth(world, date(2026, 10, 15)) if r["sequence_id"] in c) for c in chunks}
+    pages = sum(-(-n // 10) for n in per_chunk.values())
+    assert pages == 92
+    assert pages <= len(requests) <= pages + (3 - 1) * len(chunks)  # at most prefetch - 1 past each end
+
+
+def test_drifted_fields_and_types(sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    sandbox.saleshandy.faults.extra_field = True
+    sandbox.saleshandy.faults.changed_type = True  # "Open Count": "3"
+    pipeline = run(make_pipeline)
+    assert loaded(pipeline) == truth(world)
+    assert last_run(pipeline)["warnings"] == [
+        "email_stats: Saleshandy sent fields this connector does not load: Variant"]
+
+
+def test_shifted_pages_are_deduplicated(sandbox: Sandbox, world: World,
+                                        make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    sandbox.saleshandy.faults.shift_rows = 4  # every page after the first repeats 4 rows
+    sandbox.saleshandy.set_limits(())
+    pipeline = run(make_pipeline, start_date="2026-11-01", page_size=10, prefetch_pages=1, rate_limits=[[1000, 1]])
+    expected = truth(world, date(2026, 11, 1))
+    assert loaded(pipeline) == expected
+    # after page 1 the rows moved by 4: page 2 repeats page 1's last 4 rows
+    assert last_run(pipeline)["counters"]["email_stats_duplicates_dropped"] == 4
+    assert last_run(pipeline)["warnings"] == [
+        "email_stats: 4 row(s) came twice (pages shifted while paging); the last copy of each was kept"]
+
+
+def test_unparseable_values_are_loaded_as_null_counted_and_reported(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = saleshandy_module.stats_pages
+
+    def garbled(*args: Any, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
+        for rows in real(*args, **kwargs):
+            for row in rows:
+                if row["Recipient Email"] == "tara.adeyemi.0x2@aperture.example" and row["Step Number"] == 1:
+                    row.update({"Email Sent At": "Tomorrow at noon", "Open Count": "n/a"})
+            yield rows
+
+    monkeypatch.setattr(saleshandy_module, "stats_pages", garbled)
+    pipeline = run(make_pipeline)
+    rows = loaded(pipeline)
+    assert len(rows) == 2635  # nothing dropped
+    bad = [r for r in rows if r["email_sent_at"] is None]
+    assert [(r["recipient_email"], r["step_number"], r["open_count"], r["day"]) for r in bad] == [
+        ("tara.adeyemi.0x2@aperture.example", 1, None, None)]
+    notes = last_run(pipeline)
+    assert notes["counters"]["email_stats_unparsed_values"] == 2
+    assert notes["counters"]["email_stats_unparsed_email_sent_at"] == 1
+    assert notes["warnings"] == [
+        "email_stats: 1 value(s) of email_sent_at did not parse (e.g. 'Tomorrow at noon'); those rows were loaded "
+        "with NULL there",
+        "email_stats: 1 value(s) of open_count did not parse (e.g. 'n/a'); those rows were loaded with NULL there"]
+
+
+def test_a_bad_key_ends_the_run_with_a_clear_message(sandbox: Sandbox, make_pipeline: Callable[..., dlt.Pipeline],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__SALESHANDY__API_KEY", "not-the-key")
+    with pytest.raises(PipelineStepFailed) as failure:
+        run(make_pipeline)
+    message = str(failure.value)
+    assert "Saleshandy refused GET /v1/sequences with 400: the API key was not accepted" in message
+    assert "1001: Invalid token" in message and "not-the-key" not in message
+
+
+def test_late_days_are_not_lost_between_runs(sandbox: Sandbox, world: World,
+                                             make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    run(make_pipeline)
+    world.advance(40)  # a month and more without runs: longer than the look-back
+    pipeline = run(make_pipeline)
+    assert loaded(pipeline) == truth(world)
+    assert min(b["startDate"] for b in stats_requests(sandbox)[-3:]) == str(date(2026, 11, 23) - timedelta(days=30))
