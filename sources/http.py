@@ -166,6 +166,7 @@ class VendorClient:
     def __init__(self, vendor: str, base_url: str, api_key: str, settings: HttpSettings) -> None:
         if not api_key or not str(api_key).strip():
             raise ValueError(f"No API key for {VENDORS[vendor].title}: set {VENDORS[vendor].key_setting}")
+        _check_settings(VENDORS[vendor], settings)
         self.vendor = VENDORS[vendor]
         self.settings = settings
         self.stats = RequestStats()
@@ -360,6 +361,21 @@ def _rates(settings: HttpSettings) -> list[Rate]:
         if all(rate.limit / rate.interval < kept.limit / kept.interval for kept in rates):
             rates.append(rate)
     return rates
+
+
+def _check_settings(vendor: Vendor, settings: HttpSettings) -> None:
+    """ValueError naming the setting when a client setting cannot work (before any request)."""
+    where = f"[sources.{vendor.name}] (SOURCES__{vendor.name.upper()}__<SETTING>)"
+    limits = settings.rate_limits
+    if not limits or any(not isinstance(count, int) or count < 1 or not seconds > 0 for count, seconds in limits):
+        raise ValueError(f"{vendor.title}: rate_limits must be [requests, seconds] pairs with at least 1 request "
+                         f"and more than 0 seconds, got {[list(limit) for limit in limits]}; see {where}")
+    for name, least in (("max_attempts", 1), ("max_concurrency", 1)):
+        if getattr(settings, name) < least:
+            raise ValueError(f"{vendor.title}: {name} must be {least} or more, got {getattr(settings, name)}; "
+                             f"see {where}")
+    if not settings.timeout > 0:
+        raise ValueError(f"{vendor.title}: timeout must be more than 0 seconds, got {settings.timeout}; see {where}")
 
 
 def _server_wait(response: httpx.Response) -> float | None:
