@@ -40,10 +40,14 @@ def parse_day(value: str | None, option: str) -> pendulum.Date | None:
 
 
 def oldest_start(vendor: str, today: pendulum.Date) -> pendulum.Date | None:
-    """The oldest start day the vendor's API accepts (None: no limit)."""
+    """The oldest start day the vendor's API accepts (None: no limit): a reach in days (Reply.io) or
+    in years (Saleshandy)."""
     settings = importlib.import_module(f"sources.{vendor}.settings")
     reach = getattr(settings, "REACH_DAYS", None)
-    return today.subtract(days=reach - 1) if reach else None
+    if reach:
+        return today.subtract(days=reach - 1)
+    years = getattr(settings, "MAX_HISTORY_YEARS", None)
+    return today.subtract(years=years) if years else None
 
 
 def check_dates(vendors: list[str], start: pendulum.Date | None, end: pendulum.Date | None) -> None:
