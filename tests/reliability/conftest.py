@@ -88,7 +88,10 @@ def cli(run_env: dict[str, str], capsys: pytest.CaptureFixture[str],
 
     def _run(*argv: str) -> CliResult:
         capsys.readouterr()
-        code = cli_module.main(list(argv))
+        try:
+            code = cli_module.main(list(argv))
+        except SystemExit as exc:  # argparse refuses a bad option this way
+            code = int(exc.code or 0)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
