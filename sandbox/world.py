@@ -16,7 +16,7 @@ holding the world in memory: a handful of rows for tests or millions for benchma
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 

@@ -80,7 +80,13 @@ VENDORS = {
 
 @dataclass(frozen=True)
 class HttpSettings:
-    """How a client talks to one vendor. `rate_limits` are (requests, seconds) pairs, all enforced."""
+    """How a client talks to one vendor. `rate_limits` are (requests, seconds) pairs, all enforced.
+
+    Every window is widened by `window_margin` (a share), so that jitter in when requests arrive
+    never tips the vendor's own count over. When the shortest window is a second or less, requests
+    are also spaced evenly at the tightest rate: a sliding window allows a whole window's requests
+    in one burst, and bursts at a window's edge are what jitter turns into 429s.
+    """
 
     rate_limits: tuple[tuple[int, float], ...]
     timeout: float = 30.0
@@ -89,7 +95,14 @@ class HttpSettings:
     backoff_max: float = 60.0
     max_retry_after: float = 3600.0  # a longer wait asked by the vendor is cut to this
     max_concurrency: int = 1
-    window_margin: float = 0.1  # seconds added to every rate window, so network jitter never trips the vendor's count
+    window_margin: float = 0.02  # share added to every rate window (0.02: 2 % under the vendor's limits)
+
+    @property
+    def pace_interval(self) -> float:
+        """Seconds between two requests when pacing evenly (0: no pacing)."""
+        if not self.rate_limits or min(seconds for _, seconds in self.rate_limits) > 1:
+            return 0.0
+        return max(seconds / count for count, seconds in self.rate_limits) * (1 + self.window_margin)
 
 
 @dataclass
@@ -171,8 +184,9 @@ class VendorClient:
         self.settings = settings
         self.stats = RequestStats()
         self._key = str(api_key).strip()
-        self._limiter = Limiter(_rates(settings))
+        self._limiter = Limiter(_rates(settings), buffer_ms=1)  # the default 50 ms oversleeps every blocked acquire
         self._resume_at = 0.0
+        self._next_slot = 0.0
         self._pause_lock = threading.Lock()
         pool = max(settings.max_concurrency, 1)
         self._http = httpx.Client(
@@ -261,6 +275,7 @@ class VendorClient:
     def _attempt(self, method: str, path: str, params: dict[str, Any] | None, json: Any) -> Any:
         self._wait_for_pause()
         started = time.monotonic()
+        self._wait_for_slot()
         self._limiter.try_acquire(self.vendor.name, blocking=True)
         self.stats.add(requests=1, limiter_wait_s=time.monotonic() - started)
         try:
@@ -341,6 +356,18 @@ class VendorClient:
         with self._pause_lock:
             self._resume_at = max(self._resume_at, time.monotonic() + seconds)
 
+    def _wait_for_slot(self) -> None:
+        """Keep evenly paced requests apart by the settings' pace interval (across all threads)."""
+        interval = self.settings.pace_interval
+        if not interval:
+            return
+        with self._pause_lock:
+            now = time.monotonic()
+            slot = max(self._next_slot, now)
+            self._next_slot = slot + interval
+        if slot > now:
+            time.sleep(slot - now)
+
     def _wait_for_pause(self) -> None:
         delay = self._resume_at - time.monotonic()
         if delay > 0:
@@ -351,13 +378,13 @@ class VendorClient:
 def _rates(settings: HttpSettings) -> list[Rate]:
     """The limiter's rates: every window widened by the margin, shortest first.
 
-    pyrate-limiter refuses a longer window whose average rate is not lower than a shorter one's.
-    The margin makes one out of limits of equal rate (Instantly's 100/s and 6,000/min: 100 per
-    1.1 s allows at most 5,500 in 60.1 s), so such a window is left out: the shorter one binds first.
+    pyrate-limiter refuses a longer window whose average rate is not lower than a shorter one's
+    (Instantly's 100/s and 6,000/min are equal), so such a window is left out: the shorter one
+    binds first and keeps the longer one too.
     """
     rates: list[Rate] = []
     for count, seconds in sorted(settings.rate_limits, key=lambda limit: limit[1]):
-        rate = Rate(count, int((seconds + settings.window_margin) * 1000))
+        rate = Rate(count, int(seconds * (1 + settings.window_margin) * 1000))
         if all(rate.limit / rate.interval < kept.limit / kept.interval for kept in rates):
             rates.append(rate)
     return rates

@@ -20,7 +20,7 @@ from sources import clock
 from sources.http import HttpSettings, VendorClient
 from sources.notes import RunNotes
 
-from .helpers import CampaignDirectory, created_day, daily_rows, days_between, paced, parse_day, run_range, step_rows
+from .helpers import CampaignDirectory, created_day, daily_rows, days_between, parse_day, run_range, step_rows
 from .settings import (
     CAMPAIGN_COLUMNS,
     DAILY_ANALYTICS_PATH,
@@ -30,7 +30,6 @@ from .settings import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_RATE_LIMITS,
     DEFAULT_TIMEOUT,
-    PACE,
     ROW_BATCH,
     STEP_ANALYTICS_PATH,
     STEP_COLUMNS,
@@ -157,8 +156,7 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
             "include_opportunities_count": "true"})
 
     batch: list[dict[str, Any]] = []
-    per_second = PACE * min(count / seconds for count, seconds in client.settings.rate_limits)
-    for (campaign_id, day), answer in client.fan_out(fetch, paced(tasks, per_second), max_in_flight=max_concurrency):
+    for (campaign_id, day), answer in client.fan_out(fetch, tasks, max_in_flight=max_concurrency):
         batch.extend(step_rows(campaign_id, day, answer, notes))
         if len(batch) >= ROW_BATCH:
             yield batch

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Iterator, TypeVar
+from typing import Any, Iterator, TypeVar
 
 import pendulum
 
@@ -71,22 +70,6 @@ def run_range(last_day: str | None, start: date | None, end: date | None, look_b
     if last_day:
         return date.fromisoformat(last_day) - timedelta(days=look_back_days), today
     return start or today - timedelta(days=DEFAULT_START_DAYS), today
-
-
-def paced(items: Iterable[T], per_second: float) -> Iterator[T]:
-    """The items, evenly spaced at no more than `per_second`.
-
-    Fed to a fan-out, this keeps requests from bunching at the edges of the vendor's sliding
-    window, where scheduling jitter turns a burst into 429s that pause the whole run.
-    """
-    interval = 1.0 / per_second
-    next_at = time.monotonic()
-    for item in items:
-        delay = next_at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        next_at = max(next_at, time.monotonic() - interval) + interval
-        yield item
 
 
 def days_between(first: date, last: date) -> list[date]:

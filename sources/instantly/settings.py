@@ -10,7 +10,6 @@ PAGE_SIZE = 100  # the largest `limit` the campaign list accepts
 DEFAULT_START_DAYS = 90  # the first run starts this many days before today
 DEFAULT_LOOK_BACK_DAYS = 7  # later runs re-read this many days before the last loaded day
 DEFAULT_RATE_LIMITS = ((100, 1.0), (6000, 60.0))  # Instantly's workspace limits: 100/s and 6,000/min
-PACE = 0.98  # step requests are spread evenly at this share of the tightest rate limit
 DEFAULT_MAX_CONCURRENCY = 20  # with ~100 ms per request, 10-15 in flight already fill 100/s
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_ATTEMPTS = 6

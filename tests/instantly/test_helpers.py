@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from typing import Any
 
 import pytest
 
-from sources.instantly.helpers import page_campaigns, paced, run_range, step_key, step_rows, variant_key
+from sources.instantly.helpers import page_campaigns, run_range, step_key, step_rows, variant_key
 
 
 class _Pages:
@@ -92,10 +91,3 @@ TODAY = date(2026, 11, 23)
 def test_run_range(last_day: str | None, start: date | None, end: date | None,
                    expected: tuple[date, date]) -> None:
     assert run_range(last_day, start, end, 7, TODAY) == expected
-
-
-def test_paced_spreads_items_evenly() -> None:
-    started = time.monotonic()
-    stamps = [time.monotonic() - started for _ in paced(range(21), per_second=100.0)]
-    assert stamps[-1] == pytest.approx(0.2, abs=0.03)  # 20 intervals of 10 ms
-    assert min(b - a for a, b in zip(stamps, stamps[1:])) > 0.005
