@@ -6,7 +6,8 @@ import argparse
 import logging
 
 from pipelines import report, run_cmd, sandbox_cmd
-from pipelines.run import EXIT_USAGE, ConfigError
+from pipelines.models import DIALECTS, ModelError, build_models
+from pipelines.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, resolve_destination
 
 
 def parser() -> argparse.ArgumentParser:
@@ -21,6 +22,10 @@ def parser() -> argparse.ArgumentParser:
     run_cmd.add_arguments(run)
     run.set_defaults(handler=run_cmd.execute)
 
+    models_parser = commands.add_parser("models", help="rebuild the SQL models (staging views and marts)")
+    models_parser.add_argument("--destination", default="duckdb", help="the warehouse: duckdb (default) or postgres")
+    models_parser.set_defaults(handler=rebuild_models)
+
     report_parser = commands.add_parser("report", help="write the HTML funnel report from the models")
     report.add_arguments(report_parser)
     report_parser.set_defaults(handler=report.execute)
@@ -29,6 +34,19 @@ def parser() -> argparse.ArgumentParser:
     sandbox_cmd.add_arguments(sandbox)
     sandbox.set_defaults(handler=sandbox_cmd.serve)
     return root
+
+
+def rebuild_models(args: argparse.Namespace) -> int:
+    """`python -m pipelines models`: rebuild the models and print what was built."""
+    destination = resolve_destination(args.destination)
+    if destination.destination_name not in DIALECTS:
+        raise ConfigError(f"the SQL models run on {' and '.join(DIALECTS)}, not on {args.destination}")
+    try:
+        print(build_models(destination).summary())
+    except ModelError as exc:
+        print(f"error: {exc}")
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

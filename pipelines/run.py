@@ -25,6 +25,7 @@ from dlt.common.destination import Destination
 from dlt.common.runtime.collector import LogCollector
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.models import DIALECTS, BuildReport, ModelError, build_models
 from sources.http import VendorError, live_clients
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,10 @@ class VendorResult:
 
 @dataclass
 class RunResult:
+    """What a whole run did: each vendor, then the models."""
+
     vendors: list[VendorResult]
-    models: Any = None
+    models: BuildReport | str | None = None  # the build report, or why the models were skipped
     models_error: str | None = None
 
     @property
@@ -180,6 +183,18 @@ def load_vendor(pipeline: dlt.Pipeline, source: Any, file_format: str | None) ->
     state = pipeline.state.get("sources", {}).get(pipeline.pipeline_name, {})
     result.notes = dict(state.get("last_run", {})) if not result.error else {}
     return result
+
+
+def rebuild_models(destination: Destination, result: RunResult) -> None:
+    """Rebuild the SQL models after the loads; a failure is recorded in the result, not raised."""
+    if destination.destination_name not in DIALECTS:
+        result.models = (f"skipped: the SQL models run on {' and '.join(DIALECTS)}, not on "
+                         f"{destination.destination_name}")
+        return
+    try:
+        result.models = build_models(destination)
+    except ModelError as exc:
+        result.models_error = str(exc)
 
 
 def _reason(exc: BaseException) -> str:

@@ -91,5 +91,7 @@ def execute(args: argparse.Namespace) -> int:
             return runner.EXIT_BUSY
         results = [runner.load_vendor(pipelines[v], sources[v], file_format) for v in sources]
     result = runner.RunResult(skipped + results)
+    if not args.no_models:
+        runner.rebuild_models(destination, result)
     print(runner.format_summary(result))
     return result.exit_code
