@@ -112,7 +112,7 @@ class RequestStats:
     requests: int = 0  # attempts sent, retries included
     retries: int = 0
     throttled: int = 0  # 429 answers
-    throttle_wait_s: float = 0.0  # time paused because the vendor said so
+    throttle_wait_s: float = 0.0  # wall time the client was paused because the vendor said so
     limiter_wait_s: float = 0.0  # time waited to keep within the client-side limits
     planned: int = 0  # requests a source announced it will make (for progress)
     done: int = 0  # logical requests completed
@@ -345,8 +345,7 @@ class VendorClient:
     def _before_retry(self, method: str, path: str, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        throttled = isinstance(exc, _Transient) and exc.status == 429
-        self.stats.add(retries=1, throttle_wait_s=wait if throttled else 0.0)
+        self.stats.add(retries=1)
         log.warning("%s: %s on %s %s; retrying in %.1f s (attempt %d of %d)", self.vendor.title, exc, method, path,
                     wait, state.attempt_number + 1, self.settings.max_attempts)
 
@@ -354,7 +353,10 @@ class VendorClient:
         """Hold every request of this client for `seconds` (the vendor asked us to slow down)."""
         seconds = min(seconds, self.settings.max_retry_after)
         with self._pause_lock:
-            self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+            now = time.monotonic()
+            resume_at = max(self._resume_at, now + seconds)
+            self.stats.add(throttle_wait_s=resume_at - max(self._resume_at, now))  # wall time, not per thread
+            self._resume_at = resume_at
 
     def _wait_for_slot(self) -> None:
         """Keep evenly paced requests apart by the settings' pace interval (across all threads)."""
@@ -371,7 +373,6 @@ class VendorClient:
     def _wait_for_pause(self) -> None:
         delay = self._resume_at - time.monotonic()
         if delay > 0:
-            self.stats.add(throttle_wait_s=delay)
             time.sleep(delay)
 
 

@@ -75,6 +75,7 @@ def test_retry_after_in_seconds_is_waited(server: TwinServer) -> None:
     with client_for(server) as client:
         assert client.get("/items/1") == {"n": 1}
         assert client.stats.throttled == 1
+        assert client.stats.throttle_wait_s == pytest.approx(1.0, abs=0.05)
     first, second = server.requests("/items/1")
     assert second.at - first.at >= 0.95
 
@@ -198,3 +199,15 @@ def test_per_second_limits_are_paced_evenly_not_in_bursts(server: TwinServer) ->
     gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
     assert min(gaps) > 0.03  # 1/20 s apart (less jitter), never a burst of 20 at once
     assert arrivals[-1] - arrivals[0] == pytest.approx(20 * 0.05 * 1.02, abs=0.15)
+
+
+def test_a_429_pauses_every_thread_and_counts_the_pause_once(server: TwinServer) -> None:
+    server.faults.script = ["429"]
+    server.faults.retry_after = 1
+    with client_for(server, max_concurrency=8) as client:
+        list(client.fan_out(lambda n: client.get(f"/items/{n}"), range(16)))
+        assert client.stats.throttled == 1
+        assert client.stats.throttle_wait_s == pytest.approx(1.0, abs=0.05)  # wall time, not 8 threads' sum
+    arrivals = sorted(e.at for e in server.requests("/items/"))
+    throttled_at = next(e.at for e in server.requests("/items/") if e.fault == "429")
+    assert not [t for t in arrivals if throttled_at + 0.05 < t < throttled_at + 0.95]  # nobody sent meanwhile
