@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from pipelines import report, run_cmd, sandbox_cmd
+from pipelines import demo, report, run_cmd, sandbox_cmd
 from pipelines.models import DIALECTS, ModelError, build_models
 from pipelines.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, resolve_destination
 
@@ -21,6 +21,10 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="load the vendors into the warehouse, then build the models")
     run_cmd.add_arguments(run)
     run.set_defaults(handler=run_cmd.execute)
+
+    demo_parser = commands.add_parser("demo", help="the whole product on local twins of the APIs: load, model, report")
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(handler=demo.execute)
 
     models_parser = commands.add_parser("models", help="rebuild the SQL models (staging views and marts)")
     models_parser.add_argument("--destination", default="duckdb", help="the warehouse: duckdb (default) or postgres")
