@@ -1,0 +1,135 @@
+"""The CLI as a user runs it: in a subprocess, from a clean directory, against the twins."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import psycopg2
+import pytest
+
+from sandbox.server import Sandbox
+from sandbox.world import Shape, WorldConfig
+
+REPO = Path(__file__).resolve().parents[1]
+RAW_TABLES = {
+    "reply_io": ("sequences", "sequence_stats_daily", "step_stats_snapshots"),
+    "saleshandy": ("sequences", "email_stats"),
+    "instantly": ("campaigns", "step_analytics_daily", "campaign_analytics_daily"),
+}
+KEYS = {
+    "reply_io.sequence_stats_daily": "sequence_id, day",
+    "saleshandy.email_stats": "sequence_id, step_number, recipient_email",
+    "instantly.step_analytics_daily": "campaign_id, day, step, variant",
+    "instantly.campaign_analytics_daily": "campaign_id, day",
+}
+MARTS = ("dim_sequence", "fct_sequence_daily", "fct_funnel", "fct_step_variant")
+
+
+@pytest.fixture
+def world_config() -> WorldConfig:
+    # the CLI runs on the real clock, so the world starts at the real now; small, so runs stay quick
+    small = Shape(sequences=3, prospects_per_day=2, oldest_days=60, newest_days=10)
+    return WorldConfig(seed=11, reply_io=small, saleshandy=small, instantly=small)
+
+
+def cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """`python -m pipelines ...` in a subprocess, with the project's config and a private dlt folder."""
+    full_env = {**os.environ, "DLT_PROJECT_DIR": str(REPO), "DLT_DATA_DIR": str(cwd / "dlt"),
+                "RUNTIME__DLTHUB_TELEMETRY": "false", **env}
+    return subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def summary_rows(stdout: str, vendor: str, table: str) -> int:
+    """The rows the run summary says a vendor's table got."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{vendor}: "))
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        if line.strip().startswith(f"{table}: ") and line.endswith(" rows loaded"):
+            return int(line.split(": ")[1].split()[0])
+    raise AssertionError(f"no row count for {vendor}.{table} in the summary:\n{stdout}")
+
+
+def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
+    result = cli(["demo", "--seed", "3"], tmp_path, {})
+    assert result.returncode == 0, result.stdout + result.stderr
+    warehouse = tmp_path / "demo" / "outreach_warehouse.duckdb"
+    report = tmp_path / "demo" / "outreach_report.html"
+    assert f"Warehouse: {warehouse}" in result.stdout and f"Report:    {report}" in result.stdout
+    assert "Funnel per sequence" in result.stdout
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for vendor, tables in RAW_TABLES.items():
+            for table in tables:
+                count = con.sql(f"select count(*) from {vendor}.{table}").fetchone()[0]
+                assert count == summary_rows(result.stdout, vendor, table) > 0
+        funnel = con.sql("select vendor, count(*) from outreach.fct_funnel group by vendor order by vendor").fetchall()
+        assert [vendor for vendor, _ in funnel] == ["instantly", "reply_io", "saleshandy"]
+        table_lines = result.stdout.split("Funnel per sequence (all loaded days):")[1].split("Warehouse:")[0].strip().splitlines()
+        assert len(table_lines) - 2 == sum(n for _, n in funnel)  # header and rule, then one line per sequence
+        names = [name for (name,) in con.sql("select name from outreach.dim_sequence").fetchall()]
+    page = report.read_text()
+    assert names and all(name in page for name in names)  # every sequence made it into the report
+
+
+def test_run_into_duckdb_then_again_without_doubling(tmp_path: Path, sandbox: Sandbox) -> None:
+    env = {**sandbox.env(), "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "w.duckdb")}
+    first = cli(["run"], tmp_path, env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "models: built 12 models in outreach (duckdb)" in first.stdout
+    second = cli(["run"], tmp_path, env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        for table, key in KEYS.items():
+            rows, keys = con.sql(f"select count(*), count(distinct ({key})) from {table}").fetchone()
+            assert rows == keys > 0, table
+        for mart in MARTS:
+            assert con.sql(f"select count(*) from outreach.{mart}").fetchone()[0] > 0
+        loaded = con.sql("select count(*) from saleshandy.email_stats").fetchone()[0]
+    assert loaded == summary_rows(first.stdout, "saleshandy", "email_stats")
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A fresh database on the local server (the CLI's datasets have fixed names)."""
+    name = f"cli_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres_url)
+    admin.autocommit = True
+    admin.cursor().execute(f"create database {name}")
+    yield postgres_url.rsplit("/", 1)[0] + "/" + name
+    admin.cursor().execute(f"drop database {name} with (force)")
+    admin.close()
+
+
+def test_run_into_postgres(tmp_path: Path, sandbox: Sandbox, postgres_database: str) -> None:
+    env = {**sandbox.env(), "DESTINATION__POSTGRES__CREDENTIALS": postgres_database}
+    result = cli(["run", "--destination", "postgres"], tmp_path, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "models: built 12 models in outreach (postgres)" in result.stdout
+    with psycopg2.connect(postgres_database) as con, con.cursor() as cur:
+        for vendor, tables in RAW_TABLES.items():
+            for table in tables:
+                cur.execute(f"select count(*) from {vendor}.{table}")
+                assert cur.fetchone()[0] == summary_rows(result.stdout, vendor, table) > 0
+        cur.execute("select count(*) from outreach.fct_funnel")
+        assert cur.fetchone()[0] == 3 * 3
+
+
+def test_run_into_parquet_files(tmp_path: Path, sandbox: Sandbox) -> None:
+    bucket = tmp_path / "lake"
+    env = {**sandbox.env(), "DESTINATION__FILESYSTEM__BUCKET_URL": bucket.as_uri()}
+    result = cli(["run", "--destination", "filesystem", "--source", "instantly"], tmp_path, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "models: skipped: the SQL models run on duckdb and postgres, not on filesystem" in result.stdout
+    for table in RAW_TABLES["instantly"]:
+        files = list((bucket / "instantly" / table).glob("*.parquet"))
+        assert files, table
+        count = duckdb.sql(f"select count(*) from read_parquet({[str(f) for f in files]})").fetchone()[0]
+        assert count == summary_rows(result.stdout, "instantly", table) > 0
