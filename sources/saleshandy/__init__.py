@@ -28,10 +28,11 @@ from .helpers import (
     ParseReport,
     SequenceDirectory,
     chunks,
+    columns_to_table,
     dedupe_keep_last,
     oldest_allowed,
+    page_columns,
     parse_day,
-    rows_to_table,
     windows,
 )
 from .settings import (
@@ -246,14 +247,14 @@ class _Batches:
 
     def __init__(self, report: ParseReport) -> None:
         self.report = report
-        self.pages: list[list[dict[str, Any]]] = []
+        self.pages: list[list[Sequence[Any]]] = []  # pages as columns (their dicts are gone)
         self.pending = 0
         self.held: pa.Table | None = None
         self.rows = 0
 
     def add(self, rows: list[dict[str, Any]]) -> Iterator[pa.Table]:
         """Take a page; a table when a batch is complete."""
-        self.pages.append(rows)
+        self.pages.append(page_columns(rows, self.report))
         self.pending += len(rows)
         if self.pending >= BATCH_ROWS:
             yield from self._flush(last=False)
@@ -264,9 +265,9 @@ class _Batches:
 
     def _flush(self, last: bool) -> Iterator[pa.Table]:
         pages, self.pages, self.pending = self.pages, [], 0
-        rows = [row for page in pages for row in page]
-        cut = len(rows) if last or not pages else len(rows) - len(pages[-1])
-        table = rows_to_table(rows, self.report, numbered=True)
+        total = sum(len(page[0]) for page in pages)
+        cut = total if last or not pages else total - len(pages[-1][0])
+        table = columns_to_table(pages, self.report, numbered=True)
         if self.held is not None:
             table = pa.concat_tables([self.held, table])
         table, dropped = dedupe_keep_last(table)

@@ -8,6 +8,7 @@ no per-row dict goes through dlt's normalizer.
 
 from __future__ import annotations
 
+import itertools
 import operator
 from dataclasses import dataclass, field
 from datetime import date
@@ -112,6 +113,9 @@ _JS_DATE = (
     r"(?:\s*\(.*\))?\s*$"  # any zone name in parentheses
 )
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_MONTH_CODES = {(ord(m[0]) << 16) | (ord(m[1]) << 8) | ord(m[2]): i + 1 for i, m in enumerate(_MONTHS.to_pylist())}
+_MONTH_KEYS = np.array(sorted(_MONTH_CODES))
+_MONTH_VALUES = np.array([_MONTH_CODES[k] for k in _MONTH_KEYS])
 
 
 def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -124,32 +128,97 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return era * 146097 + doe - 719468
 
 
+def _instants(year: np.ndarray, month: np.ndarray, day: np.ndarray, hour: np.ndarray, minute: np.ndarray,
+              second: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch seconds of local wall times at UTC offsets (seconds), and which of them are real times."""
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    real = ((month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & (hour < 24) & (minute < 60)
+            & (second < 60) & (np.abs(offset) <= 14 * 3600))
+    seconds = (_days_from_civil(year, np.clip(month, 1, 12), day) * 86_400 + hour * 3600 + minute * 60 + second
+               - offset)
+    return seconds, real
+
+
+def _fixed_layout(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch seconds of the strings laid out as JavaScript prints them ("Www Mmm DD YYYY HH:MM:SS
+    GMT±HHMM ..." or "GMT±H:MM ..."), read from fixed byte positions; and which strings that was."""
+    n = len(values)
+    if n == 0 or values.null_count == n:
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset:values.offset + n + 1]
+    data = np.concatenate([np.frombuffer(values.buffers()[2], dtype=np.uint8), np.zeros(40, dtype=np.uint8)])
+    start = offsets[:-1].astype(np.int64)
+    length = offsets[1:] - offsets[:-1]
+
+    def at(k: int) -> np.ndarray:
+        return data[start + k].astype(np.int64)
+
+    def digits(*positions: int) -> tuple[np.ndarray, np.ndarray]:
+        chars = [at(k) - 48 for k in positions]
+        ok = np.logical_and.reduce([(c >= 0) & (c <= 9) for c in chars])
+        number = np.zeros(n, dtype=np.int64)
+        for c in chars:
+            number = number * 10 + c
+        return number, ok
+
+    (day, d_ok), (year, y_ok) = digits(8, 9), digits(11, 12, 13, 14)
+    (hour, h_ok), (minute, m_ok), (second, s_ok) = digits(16, 17), digits(19, 20), digits(22, 23)
+    layout = (length >= 33) & np.logical_and.reduce([at(k) == ord(c) for k, c in (
+        (3, " "), (7, " "), (10, " "), (15, " "), (18, ":"), (21, ":"), (24, " "), (25, "G"), (26, "M"), (27, "T"))])
+    sign = np.where(at(28) == ord("-"), -1, 1)
+    signed = (at(28) == ord("+")) | (at(28) == ord("-"))
+    short_hour = at(30) == ord(":")  # GMT+5:30
+    colon = at(31) == ord(":")  # GMT+05:30
+    (h1, h1_ok), (h2, h2_ok) = digits(29), digits(29, 30)
+    offset_hours = np.where(short_hour, h1, h2)
+    m_at = np.where(short_hour, 31, np.where(colon, 32, 31))
+    tens, ones = data[start + m_at].astype(np.int64) - 48, data[start + m_at + 1].astype(np.int64) - 48
+    offset_minutes = tens * 10 + ones
+    end = m_at + 2
+    ends_well = (end == length) | (data[start + np.minimum(end, np.maximum(length, 1) - 1)] == ord(" "))
+    code = (at(4) << 16) | (at(5) << 8) | at(6)
+    slot = np.clip(np.searchsorted(_MONTH_KEYS, code), 0, len(_MONTH_KEYS) - 1)
+    month = np.where(_MONTH_KEYS[slot] == code, _MONTH_VALUES[slot], 0)
+    fits = (layout & d_ok & y_ok & h_ok & m_ok & s_ok & signed & np.where(short_hour, h1_ok, h2_ok)
+            & (tens >= 0) & (tens <= 9) & (ones >= 0) & (ones <= 9) & ends_well & (end <= length))
+    fits &= values.is_valid().to_numpy(zero_copy_only=False)
+    seconds, real = _instants(year, month, day, hour, minute, second, sign * (offset_hours * 3600 + offset_minutes * 60))
+    return seconds, fits & real
+
+
 def _numbers(matches: pa.StructArray, name: str) -> np.ndarray:
     values = pc.cast(pc.if_else(pc.equal(matches.field(name), ""), "0", matches.field(name)), pa.int64())
     return values.fill_null(0).to_numpy(zero_copy_only=False)
 
 
-def parse_js_timestamps(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """JavaScript-style date strings ("Thu Dec 18 2024 10:59:29 GMT+5:30 (Asia/Kolkata)") as UTC
-    timestamps, and a mask of the values that did not parse. "" and null become null (not a failure)."""
-    text = pc.utf8_trim_whitespace(values)
-    empty = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False)
-    matches = pc.extract_regex(text, _JS_DATE)
+def _any_layout(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Like `_fixed_layout`, by regular expression: no weekday, one-digit days, a bare GMT, spaces."""
+    matches = pc.extract_regex(values, _JS_DATE)
     matched = pc.fill_null(pc.is_valid(matches), False).to_numpy(zero_copy_only=False)
     month = pc.index_in(pc.utf8_capitalize(matches.field("mon")), value_set=_MONTHS)
     month = pc.add(month, 1).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-    year, day = _numbers(matches, "year"), _numbers(matches, "day")
-    hour, minute, second = _numbers(matches, "h"), _numbers(matches, "mi"), _numbers(matches, "s")
-    offset_hours, offset_minutes = _numbers(matches, "oh"), _numbers(matches, "om")
     sign = np.where(pc.fill_null(pc.equal(matches.field("sign"), "-"), False).to_numpy(zero_copy_only=False), -1, 1)
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] + ((month == 2) & leap)
-    valid = (matched & (month >= 1) & (day >= 1) & (day <= month_days) & (hour < 24) & (minute < 60)
-             & (second < 60) & (offset_hours <= 14) & (offset_minutes < 60))
-    seconds = (_days_from_civil(year, np.clip(month, 1, 12), day) * 86_400 + hour * 3600 + minute * 60 + second
-               - sign * (offset_hours * 3600 + offset_minutes * 60))
-    stamps = pa.array(np.where(valid, seconds, 0) * 1_000_000, type=pa.int64(), mask=~valid)
-    return stamps.cast(pa.timestamp("us", tz="UTC")), ~valid & ~empty
+    offset = sign * (_numbers(matches, "oh") * 3600 + _numbers(matches, "om") * 60)
+    seconds, real = _instants(_numbers(matches, "year"), month, _numbers(matches, "day"), _numbers(matches, "h"),
+                              _numbers(matches, "mi"), _numbers(matches, "s"), offset)
+    return seconds, matched & real
+
+
+def parse_js_timestamps(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """JavaScript-style date strings ("Thu Dec 18 2024 10:59:29 GMT+5:30 (Asia/Kolkata)") as UTC
+    timestamps, and a mask of the values that did not parse. The weekday is ignored (the API's can
+    be wrong); the offset may be GMT+0530, GMT+5:30, GMT+05:30 or a bare GMT, with any zone name.
+    "" and null become null (not a failure)."""
+    values = values.cast(pa.string())
+    seconds, parsed = _fixed_layout(values)
+    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True).to_numpy(zero_copy_only=False)
+    rest = np.flatnonzero(~parsed & ~empty)
+    if len(rest):
+        more, ok = _any_layout(values.take(pa.array(rest)))
+        seconds[rest], parsed[rest] = more, ok
+    stamps = pa.array(np.where(parsed, seconds, 0) * 1_000_000, type=pa.int64(), mask=~parsed)
+    return stamps.cast(pa.timestamp("us", tz="UTC")), ~parsed & ~empty
 
 
 def parse_flags(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -191,13 +260,17 @@ def parse_texts(values: list[Any]) -> pa.Array:
     return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
 
 
+_CLIENT_TYPE = pa.struct([(key, pa.string()) for key, _ in CLIENT_FIELDS])
+
+
 def parse_clients(values: list[Any]) -> list[pa.Array]:
     """The Client objects flattened into client__id, client__first_name, ... ({} gives nulls)."""
-    objects = [v if isinstance(v, dict) else {} for v in values]
-    columns = []
-    for key, _ in CLIENT_FIELDS:
-        columns.append(parse_texts([o.get(key) for o in objects]))
-    return columns
+    try:
+        clients = pa.array(values, type=_CLIENT_TYPE)
+        return [pc.if_else(pc.equal(field, ""), pa.scalar(None, pa.string()), field) for field in clients.flatten()]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        objects = [v if isinstance(v, dict) else {} for v in values]
+        return [parse_texts([o.get(key) for o in objects]) for key, _ in CLIENT_FIELDS]
 
 
 @dataclass
@@ -221,11 +294,13 @@ class ParseReport:
 _GET_ALL = operator.itemgetter(*LABELS)
 
 
-def _columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Sequence[Any]]:
-    """The rows' values per label (in LABELS order)."""
+def page_columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Sequence[Any]]:
+    """One page's values per label (LABELS order): the page's dicts can go right away."""
+    if not rows:
+        return [() for _ in LABELS]
     if all(len(row) == len(LABELS) for row in rows):
         try:
-            return list(zip(*map(_GET_ALL, rows))) if rows else [() for _ in LABELS]
+            return list(zip(*map(_GET_ALL, rows)))
         except KeyError:
             pass
     keys = set().union(*(row.keys() for row in rows))
@@ -234,30 +309,29 @@ def _columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Sequence[A
     return [[row.get(label) for row in rows] for label in LABELS]
 
 
-def rows_to_table(rows: list[dict[str, Any]], report: ParseReport, numbered: bool = False) -> pa.Table:
-    """consolidated-stats rows as an `email_stats` Arrow table; problems go into `report`.
+def columns_to_table(pages: list[list[Sequence[Any]]], report: ParseReport, numbered: bool = False) -> pa.Table:
+    """Pages of columns (from `page_columns`) as one `email_stats` Arrow table; problems go into `report`.
 
     Rows without a usable key cannot be merged: they are left out and counted. With `numbered`,
-    a last column `_row` holds each row's position in `rows`.
+    a last column `_row` holds each row's position among the pages' rows.
     """
-    columns = _columns(rows, report)
+    columns = [list(itertools.chain.from_iterable(page[i] for page in pages)) for i in range(len(LABELS))]
     arrays: dict[str, pa.Array] = {}
     for (_, column, kind), values in zip(FIELDS, columns):
         if kind == "text":
-            arrays[column] = parse_texts(list(values))
+            arrays[column] = parse_texts(values)
             continue
         if kind == "count":
-            array, bad = parse_counts(list(values))
+            array, bad = parse_counts(values)
         else:
-            text = parse_texts(list(values))
+            text = parse_texts(values)
             array, bad = parse_js_timestamps(text) if kind == "timestamp" else parse_flags(text)
         report.failed(column, bad, values)
         arrays[column] = array
     arrays["day"] = pc.cast(arrays["email_sent_at"], pa.date32())
-    for (_, column), array in zip(CLIENT_FIELDS, parse_clients(list(columns[-1]))):
+    for (_, column), array in zip(CLIENT_FIELDS, parse_clients(columns[-1])):
         arrays[column] = array
-    table = pa.Table.from_arrays([arrays[name] for name in EMAIL_STATS_SCHEMA.names],
-                                 schema=EMAIL_STATS_SCHEMA)
+    table = pa.Table.from_arrays([arrays[name] for name in EMAIL_STATS_SCHEMA.names], schema=EMAIL_STATS_SCHEMA)
     if numbered:
         table = table.append_column("_row", pa.array(np.arange(len(table))))
     keyed = pc.and_(pc.and_(pc.is_valid(table["sequence_id"]), pc.is_valid(table["step_number"])),
@@ -266,6 +340,11 @@ def rows_to_table(rows: list[dict[str, Any]], report: ParseReport, numbered: boo
         report.rows_without_key += len(table) - pc.sum(keyed).as_py()
         table = table.filter(keyed)
     return table
+
+
+def rows_to_table(rows: list[dict[str, Any]], report: ParseReport) -> pa.Table:
+    """consolidated-stats rows as an `email_stats` Arrow table (see `columns_to_table`)."""
+    return columns_to_table([page_columns(rows, report)], report)
 
 
 def dedupe_keep_last(table: pa.Table, keys: Iterable[str] = EMAIL_STATS_KEY) -> tuple[pa.Table, int]:
