@@ -100,7 +100,7 @@ class Dom(HTMLParser):
 
 def mart_rows(duckdb_path: Path, sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        con.execute("use outreach.outreach")  # the file is outreach.duckdb: "outreach" alone is ambiguous
+        con.execute("use outreach")  # the marts' schema
         return con.execute(sql).fetchall()
 
 
@@ -122,8 +122,8 @@ def test_report_from_the_real_marts_renders_every_chart_in_chromium(
     build_models(dlt.destinations.duckdb(str(duckdb_path)))
     # a vendor's sequence name is data: it must show as text, never run
     with duckdb.connect(str(duckdb_path)) as con:
-        con.execute("update outreach.outreach.dim_sequence set name = ? where (vendor, sequence_id) in (select "
-                    "vendor, min(sequence_id) from outreach.outreach.dim_sequence group by vendor)", [HOSTILE])
+        con.execute("update outreach.dim_sequence set name = ? where (vendor, sequence_id) in (select "
+                    "vendor, min(sequence_id) from outreach.dim_sequence group by vendor)", [HOSTILE])
 
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duckdb_path))  # as .dlt/config.toml sets it
     page = tmp_path / "report.html"
@@ -298,8 +298,8 @@ def test_a_missing_models_dataset_tells_the_user_what_to_run(duckdb_path: Path, 
     assert not (tmp_path / "report.html").exists()
 
     with duckdb.connect(str(duckdb_path)) as con:  # the dataset, but a mart short
-        con.execute("create schema outreach.outreach")
+        con.execute("create schema outreach")
         for mart in report.MARTS[:-1]:
-            con.execute(f"create table outreach.outreach.{mart} (vendor text)")
+            con.execute(f"create table outreach.{mart} (vendor text)")
     with pytest.raises(report.MartsMissing, match="has no table fct_step_variant"):
         report.write_report(dlt.destinations.duckdb(str(duckdb_path)), path=tmp_path / "report.html")
