@@ -47,6 +47,15 @@ class CliResult:
         return self.out + self.err
 
 
+FAST_BACKOFF = 0.05  # seconds: the client's first backoff between retries in these tests (1 s in production)
+
+
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start the client's backoff at FAST_BACKOFF in this process (see driver.py for child processes)."""
+    monkeypatch.setattr(http, "wait_exponential_jitter", lambda **_: wait_exponential_jitter(
+        initial=FAST_BACKOFF, max=4 * FAST_BACKOFF, jitter=FAST_BACKOFF))
+
+
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     return tmp_path / "warehouse.duckdb"
@@ -80,11 +89,9 @@ def cli(run_env: dict[str, str], capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
     """cli("run", "--source", "reply_io") -> the exit code and output of `python -m pipelines ...`, in-process.
 
-    The client's backoff between retries starts at 50 ms instead of 1 s, so fault tests stay short;
-    which requests are retried, and how often, does not change (Retry-After is still honoured).
+    The client's backoff starts at FAST_BACKOFF (see `fast_backoff`); Retry-After is still honoured.
     """
-    monkeypatch.setattr(http, "wait_exponential_jitter",
-                        lambda **_: wait_exponential_jitter(initial=0.05, max=0.2, jitter=0.05))
+    fast_backoff(monkeypatch)
 
     def _run(*argv: str) -> CliResult:
         capsys.readouterr()
@@ -120,5 +127,6 @@ def child_env(run_env: dict[str, str], world: World) -> Iterator[dict[str, str]]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
     env.update(run_env)
     env["OUTREACH_TEST_NOW"] = world.now_dt.isoformat()
+    env["OUTREACH_TEST_BACKOFF"] = str(FAST_BACKOFF)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     yield env

@@ -3,6 +3,8 @@ child process, with test hooks taken from the environment:
 
 - OUTREACH_TEST_NOW: the connector's clock (an ISO instant), so the child runs on the sandbox
   world's day;
+- OUTREACH_TEST_BACKOFF: the client's first backoff between retries, in seconds (default 1), so
+  fault tests stay short; which requests are retried, and how often, does not change;
 - OUTREACH_TEST_CRASH: the process kills itself with SIGKILL in the middle of a dlt step:
   - ``extract``: when the OUTREACH_TEST_CRASH_AFTER-th vendor request (default 3) has been answered,
     with rows already handed to dlt;
@@ -68,6 +70,16 @@ def install_crash(step: str) -> None:
         raise ValueError(f"unknown crash step {step!r}")
 
 
+def fast_backoff(initial: float) -> None:
+    """Start the client's exponential backoff at `initial` seconds (capped at 4x that)."""
+    from tenacity import wait_exponential_jitter
+
+    from sources import http
+
+    http.wait_exponential_jitter = lambda **_: wait_exponential_jitter(initial=initial, max=4 * initial,
+                                                                       jitter=initial)
+
+
 def main() -> int:
     """Install the hooks the environment asks for and run the CLI."""
     from pipelines import cli
@@ -77,6 +89,9 @@ def main() -> int:
     if now:
         pinned = pendulum.parse(now).in_tz("UTC")
         clock.utc_now = lambda: pinned
+    backoff = os.environ.get("OUTREACH_TEST_BACKOFF")
+    if backoff:
+        fast_backoff(float(backoff))
     step = os.environ.get("OUTREACH_TEST_CRASH")
     if step:
         install_crash(step)
