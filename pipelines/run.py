@@ -230,8 +230,8 @@ class RunProgress(LogCollector):
         super().dump_counters()
         for client in live_clients():
             stats = client.stats
-            planned = f"/{stats.planned}" if stats.planned else ""
-            sys.stderr.write(f"{client.vendor.title} requests: {stats.done}{planned} done, {stats.retries} retries, "
+            planned = f"{stats.planned_done}/{stats.planned} planned requests done, " if stats.planned else ""
+            sys.stderr.write(f"{client.vendor.title}: {planned}{stats.done} requests in all, {stats.retries} retries, "
                              f"{stats.throttled} throttled\n")
 
 

@@ -24,7 +24,7 @@ import time
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sized, TypeVar
 
 import httpx
 import orjson
@@ -114,7 +114,8 @@ class RequestStats:
     throttled: int = 0  # 429 answers
     throttle_wait_s: float = 0.0  # wall time the client was paused because the vendor said so
     limiter_wait_s: float = 0.0  # time waited to keep within the client-side limits
-    planned: int = 0  # requests a source announced it will make (for progress)
+    planned: int = 0  # requests of fan-outs whose size was known up front (for progress)
+    planned_done: int = 0  # of those, the ones answered
     done: int = 0  # logical requests completed
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -249,9 +250,17 @@ class VendorClient:
         """Call `call(item)` for every item with up to `max_in_flight` in flight; yield in item order.
 
         Memory stays flat: only a window of results is held. The first error cancels the rest and
-        is raised.
+        is raised. When `items` has a length, it counts as planned work in `stats` (for progress).
         """
-        width = max(1, max_in_flight or self.settings.max_concurrency)
+        counted = isinstance(items, Sized)
+        if counted:
+            self.stats.add(planned=len(items))
+        for item, result in self._in_order(call, items, max(1, max_in_flight or self.settings.max_concurrency)):
+            if counted:
+                self.stats.add(planned_done=1)
+            yield item, result
+
+    def _in_order(self, call: Callable[[T], R], items: Iterable[T], width: int) -> Iterator[tuple[T, R]]:
         if width == 1:
             for item in items:
                 yield item, call(item)
@@ -259,8 +268,7 @@ class VendorClient:
         executor = ThreadPoolExecutor(max_workers=width, thread_name_prefix=f"{self.vendor.name}-http")
         window: list[tuple[T, Future[R]]] = []
         try:
-            iterator = iter(items)
-            for item in iterator:
+            for item in items:
                 window.append((item, executor.submit(call, item)))
                 if len(window) >= width * 2:
                     head, future = window.pop(0)

@@ -114,7 +114,6 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
     state = dlt.current.resource_state()
     first, last = window.range(state)
     ids = [c["id"] for c in directory.all()]
-    client.stats.add(planned=len(ids))
 
     def fetch(campaign_id: str) -> Any:
         return client.get(DAILY_ANALYTICS_PATH, params={
@@ -147,7 +146,6 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
     for campaign in directory.all():
         born = created_day(campaign)
         tasks += [(campaign["id"], day) for day in days_between(max(first, born) if born else first, last)]
-    client.stats.add(planned=len(tasks))
 
     def fetch(task: tuple[str, date]) -> Any:
         campaign_id, day = task
