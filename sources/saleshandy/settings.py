@@ -19,7 +19,7 @@ DEFAULT_MAX_CONCURRENCY = 4
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_ATTEMPTS = 6
 
-BATCH_ROWS = 50_000  # rows per Arrow table handed to dlt
+BATCH_ROWS = 20_000  # rows per Arrow table handed to dlt
 
 EMAIL_STATS_KEY = ("sequence_id", "step_number", "recipient_email")
 
