@@ -13,18 +13,23 @@ Follows `api-contracts.md` §2 and `vendor-docs/saleshandy-v1-consolidated-stats
 - `POST /v1/analytics/consolidated-stats` validates all five body fields (startDate no older than
   today - 2 years, endDate no later than startDate + 1 year and not before it, pageNum >= 1,
   pageLimit 10..500) and answers one row per sent email whose send instant's **UTC date** lies in
-  [startDate, endDate], sent by now, with the engagement columns as of now. Rows come per
-  sequence (in the order of `sequenceIds`), then per prospect and step, the same order on every
-  page. Keys are the docs' human labels; timestamps are JavaScript-style strings in the sequence
+  [startDate, endDate], sent by now, with the engagement columns as of now. Keys are the docs'
+  human labels; timestamps are JavaScript-style strings in the sequence
   owner's zone (several offset styles; the docs' style also has a wrong weekday); missing values
   are ""; flags are "Yes"/"No"; `Client` is an object, `{}` for sequences without an agency
   client. An auto-reply is "Replied": "Yes" with an empty "Replied At", as in the docs' example.
+  The world keeps an email's first open and click, so "Last Opened At" / "Last Clicked At" are
+  those; "Sender Email" is the owner's mailbox; "Current Sentiment" is "" without a reply.
+
+Rows come per sequence (in the order of `sequenceIds`), then per block of prospects, then grouped
+by which optional values they have; the order is the same on every page.
 
 Speed: a query's rows are produced block by block from `World.iter_emails`; a small per-query
 index (rows per block, found as the blocks are first made) places any page, and the last few
-blocks are kept already rendered to JSON text, so consecutive pages cost a slice. JSON text is
-built column-wise with Arrow string kernels from precomputed day prefixes ("Wed Dec 18 2024 "),
-HH:MM:SS strings and per-zone suffixes; memory stays flat in the number of rows.
+blocks are kept rendered, so consecutive pages cost a slice. Rows are rendered column-wise with
+numpy as fixed-width byte matrices (values padded with JSON whitespace outside the quotes):
+precomputed day prefixes ("Wed Dec 18 2024 "), HH:MM:SS strings and per-zone offset suffixes are
+gathered, never formatted per row. Memory stays flat in the number of rows.
 
 The ground truth (`truth_email_stats`, `truth_sequences`) gives the same rows already parsed
 (UTC instants, booleans, None) under the connector's column names, computed straight from the
@@ -718,8 +723,8 @@ def truth_sequences(world: World) -> list[dict[str, Any]]:
 
 def truth_email_stats(world: World, start: date, end: date, sequence_ids: list[str] | None = None,
                       ) -> list[dict[str, Any]]:
-    """The consolidated-stats rows of [start, end] (UTC send dates) as of now, parsed, under the
-    connector's column names (`email_stats`), in the API's order."""
+    """The consolidated-stats rows of [start, end] (UTC send dates) as of now, parsed (UTC instants,
+    booleans, None), under the connector's column names (`email_stats`); in no particular order."""
     lo, hi = _window(start, end)
     visible = world.visible_sequences("saleshandy")
     if sequence_ids is not None:

@@ -11,7 +11,6 @@ to dlt as Arrow, which skips dlt's per-row normalizer (about ten times faster).
 
 from __future__ import annotations
 
-import itertools
 from datetime import date, timedelta
 from typing import Any, Iterator, List, Optional, Sequence
 

@@ -12,14 +12,19 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 import sources.saleshandy as saleshandy_module
-from sandbox.saleshandy import sequence_id, truth_email_stats, truth_sequences, zone_style
+from sandbox.saleshandy import (
+    sequence_id,
+    truth_email_stats,
+    truth_sequences,
+    zone_style,
+)
 from sandbox.server import Sandbox
 from sandbox.world import World
 from sources.saleshandy import saleshandy_source
 from sources.saleshandy.settings import EMAIL_STATS_SCHEMA
 from tests.conftest import query
 
-COLUMNS = [name for name in EMAIL_STATS_SCHEMA.names]
+COLUMNS = list(EMAIL_STATS_SCHEMA.names)
 KEY = ("sequence_id", "step_number", "recipient_email")
 STATS = "/v1/analytics/consolidated-stats"
 
@@ -202,8 +207,8 @@ def test_unparseable_values_are_loaded_as_null_counted_and_reported(
     assert notes["counters"]["email_stats_unparsed_values"] == 2
     assert notes["counters"]["email_stats_unparsed_email_sent_at"] == 1
     assert notes["warnings"] == [
-        "email_stats: 1 value(s) of email_sent_at did not parse (e.g. 'Tomorrow at noon'); those rows were loaded "
-        "with NULL there",
+        ("email_stats: 1 value(s) of email_sent_at did not parse (e.g. 'Tomorrow at noon'); those rows were loaded "
+         "with NULL there"),
         "email_stats: 1 value(s) of open_count did not parse (e.g. 'n/a'); those rows were loaded with NULL there"]
 
 

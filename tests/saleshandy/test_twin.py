@@ -8,7 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.saleshandy import INVALID_TOKEN, sequence_id, truth_email_stats, truth_sequences
+from sandbox.saleshandy import (
+    INVALID_TOKEN,
+    sequence_id,
+    truth_email_stats,
+    truth_sequences,
+)
 from sandbox.server import Limit, Sandbox
 from sandbox.world import World
 
