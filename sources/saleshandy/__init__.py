@@ -268,7 +268,7 @@ class _Batches:
         cut = total if last or not pages else total - len(pages[-1][0])
         table = columns_to_table(pages, self.report, numbered=True)
         if self.held is not None:
-            table = pa.concat_tables([self.held, table])
+            table = pa.concat_tables([self.held, table], promote_options="default")  # a new field may join
         table, dropped = dedupe_keep_last(table)
         self.report.duplicates += dropped
         self.held = None if last else table.filter(pc.greater_equal(table["_row"], cut))
@@ -296,8 +296,10 @@ def _report(report: ParseReport, notes: RunNotes, rows: int) -> None:
                    f"those rows were loaded with NULL there")
     if report.failures:
         notes.count("email_stats_unparsed_values", sum(report.failures.values()))
+    for column, count in report.converted.items():
+        notes.count(f"email_stats_{column}_not_a_number", count)
     if report.unknown_fields:
-        notes.warn(f"email_stats: Saleshandy sent fields this connector does not load: "
+        notes.warn(f"email_stats: Saleshandy sent fields this connector does not know, loaded as text columns: "
                    f"{', '.join(sorted(report.unknown_fields))}")
     if report.missing_fields:
         notes.warn(f"email_stats: rows came without the fields {', '.join(sorted(report.missing_fields))}; "

@@ -18,6 +18,7 @@ import numpy as np
 import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.http import VendorClient
 
@@ -230,25 +231,29 @@ def parse_flags(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return flags, ~known.to_numpy(zero_copy_only=False)
 
 
-def parse_counts(values: list[Any]) -> tuple[pa.Array, np.ndarray]:
-    """Counts as integers (numeric strings such as "3" too), and a mask of values that are not counts."""
+def parse_counts(values: list[Any]) -> tuple[pa.Array, np.ndarray, int]:
+    """Counts as integers (numeric strings such as "3" too), a mask of values that are not counts, and
+    how many counts came as another type (a string or a float) and were converted."""
     try:
-        return pa.array(values, type=pa.int64()), np.zeros(len(values), dtype=bool)
+        return pa.array(values, type=pa.int64()), np.zeros(len(values), dtype=bool), 0
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
         pass
     out: list[int | None] = []
     bad = np.zeros(len(values), dtype=bool)
+    converted = 0
     for i, value in enumerate(values):
         if isinstance(value, int) and not isinstance(value, bool):
             out.append(value)
         elif isinstance(value, float) and value.is_integer():
             out.append(int(value))
+            converted += 1
         elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
             out.append(int(value.strip()))
+            converted += 1
         else:
             out.append(None)
             bad[i] = value is not None and value != ""
-    return pa.array(out, type=pa.int64()), bad
+    return pa.array(out, type=pa.int64()), bad, converted
 
 
 def parse_texts(values: list[Any]) -> pa.Array:
@@ -279,6 +284,7 @@ class ParseReport:
 
     failures: dict[str, int] = field(default_factory=dict)  # column -> values loaded as NULL
     examples: dict[str, str] = field(default_factory=dict)  # column -> one offending value
+    converted: dict[str, int] = field(default_factory=dict)  # column -> counts that came as text and were converted
     unknown_fields: set[str] = field(default_factory=set)
     missing_fields: set[str] = field(default_factory=set)
     rows_without_key: int = 0
@@ -292,10 +298,12 @@ class ParseReport:
 
 
 _GET_ALL = operator.itemgetter(*LABELS)
+_NAMING = NamingConvention()
 
 
-def page_columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Sequence[Any]]:
-    """One page's values per label (LABELS order): the page's dicts can go right away."""
+def page_columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Any]:
+    """One page's values per label (LABELS order): the page's dicts can go right away. Fields the
+    connector does not know follow as one more item, {label: values}, when a page has any."""
     if not rows:
         return [() for _ in LABELS]
     if all(len(row) == len(LABELS) for row in rows):
@@ -304,13 +312,27 @@ def page_columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Sequen
         except KeyError:
             pass
     keys = set().union(*(row.keys() for row in rows))
-    report.unknown_fields |= keys - set(LABELS)
+    unknown = sorted(keys - set(LABELS))
+    report.unknown_fields |= set(unknown)
     report.missing_fields |= {label for label in LABELS if any(label not in row for row in rows)}
-    return [[row.get(label) for row in rows] for label in LABELS]
+    columns: list[Any] = [[row.get(label) for row in rows] for label in LABELS]
+    if unknown:
+        columns.append({label: [row.get(label) for row in rows] for label in unknown})
+    return columns
 
 
-def columns_to_table(pages: list[list[Sequence[Any]]], report: ParseReport, numbered: bool = False) -> pa.Table:
+def _unknown_columns(pages: list[list[Any]]) -> dict[str, list[Any]]:
+    """The values of fields the connector does not know, over all pages (None where a page lacks one)."""
+    extras = [page[len(LABELS)] if len(page) > len(LABELS) else {} for page in pages]
+    labels = sorted(set().union(*extras))
+    return {label: list(itertools.chain.from_iterable(extra.get(label, [None] * len(page[0]))
+                                                     for extra, page in zip(extras, pages)))
+            for label in labels}
+
+
+def columns_to_table(pages: list[list[Any]], report: ParseReport, numbered: bool = False) -> pa.Table:
     """Pages of columns (from `page_columns`) as one `email_stats` Arrow table; problems go into `report`.
+    Fields the connector does not know become text columns, named as dlt names columns.
 
     Rows without a usable key cannot be merged: they are left out and counted. With `numbered`,
     a last column `_row` holds each row's position among the pages' rows.
@@ -322,7 +344,9 @@ def columns_to_table(pages: list[list[Sequence[Any]]], report: ParseReport, numb
             arrays[column] = parse_texts(values)
             continue
         if kind == "count":
-            array, bad = parse_counts(values)
+            array, bad, converted = parse_counts(values)
+            if converted:
+                report.converted[column] = report.converted.get(column, 0) + converted
         else:
             text = parse_texts(values)
             array, bad = parse_js_timestamps(text) if kind == "timestamp" else parse_flags(text)
@@ -332,6 +356,8 @@ def columns_to_table(pages: list[list[Sequence[Any]]], report: ParseReport, numb
     for (_, column), array in zip(CLIENT_FIELDS, parse_clients(columns[-1])):
         arrays[column] = array
     table = pa.Table.from_arrays([arrays[name] for name in EMAIL_STATS_SCHEMA.names], schema=EMAIL_STATS_SCHEMA)
+    for label, values in _unknown_columns(pages).items():  # a field Saleshandy added: a new text column
+        table = table.append_column(_NAMING.normalize_identifier(label), parse_texts(values))
     if numbered:
         table = table.append_column("_row", pa.array(np.arange(len(table))))
     keyed = pc.and_(pc.and_(pc.is_valid(table["sequence_id"]), pc.is_valid(table["step_number"])),

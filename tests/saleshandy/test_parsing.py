@@ -86,9 +86,10 @@ def test_flags() -> None:
 
 
 def test_counts() -> None:
-    counts, bad = parse_counts([3, "4", "", None, "three", True, 2.0])
+    counts, bad, converted = parse_counts([3, "4", "", None, "three", True, 2.0])
     assert counts.to_pylist() == [3, 4, None, None, None, None, 2]
     assert bad.tolist() == [False, False, False, False, True, True, False]
+    assert converted == 2  # "4" and 2.0
 
 
 DOCS_ROW = {  # the second example row of vendor-docs/saleshandy-v1-consolidated-stats.txt
@@ -136,6 +137,7 @@ def test_unparseable_values_are_null_and_counted() -> None:
     assert table.column("open_count").to_pylist() == [5, None, 7]  # "7" is a count written as a string
     assert table.column("bounced").to_pylist() == [False, None, False]
     assert report.failures == {"email_sent_at": 1, "open_count": 1, "bounced": 1}
+    assert report.converted == {"open_count": 1}
     assert report.examples["open_count"] == "'lots'"
 
 
@@ -146,6 +148,7 @@ def test_field_drift_is_reported() -> None:
     missing["Step Number"] = 3
     table = rows_to_table([extra, missing], report)
     assert table.column("deleted").to_pylist() == [False, None]
+    assert table.column("variant").to_pylist() == ["B", None]  # a new field: a new column
     assert report.unknown_fields == {"Variant"} and report.missing_fields == {"Deleted"}
 
 

@@ -168,7 +168,9 @@ def test_drifted_fields_and_types(sandbox: Sandbox, world: World, make_pipeline:
     pipeline = run(make_pipeline)
     assert loaded(pipeline) == truth(world)
     assert last_run(pipeline)["warnings"] == [
-        "email_stats: Saleshandy sent fields this connector does not load: Variant"]
+        "email_stats: Saleshandy sent fields this connector does not know, loaded as text columns: Variant"]
+    assert last_run(pipeline)["counters"]["email_stats_open_count_not_a_number"] == len(truth(world))
+    assert query(pipeline, "select count(*) from email_stats where variant is null") == [(0,)]
 
 
 def test_shifted_pages_are_deduplicated(sandbox: Sandbox, world: World,
