@@ -102,12 +102,7 @@ NEW_COLUMNS = {  # vendor -> (table, new column, the values it may hold)
 }
 
 
-@pytest.mark.parametrize("vendor", [
-    "reply_io", "instantly",
-    pytest.param("saleshandy", marks=pytest.mark.xfail(
-        strict=True, reason="Saleshandy's email_stats has a fixed Arrow schema: an unknown field is named in a "
-                            "warning but not loaded (fix proposed in docs/reliability.md)")),
-])
+@pytest.mark.parametrize("vendor", list(CASES))
 def test_an_unknown_field_becomes_a_new_column(vendor: str, world: World, sandbox: Sandbox,
                                                cli: Callable[..., CliResult], attach: Callable[..., Any]) -> None:
     sandbox.servers[vendor].faults.extra_field = True
@@ -132,12 +127,7 @@ CONVERTED = {  # vendor -> {counter: how many values came as strings}
 }
 
 
-@pytest.mark.parametrize("vendor", [
-    "reply_io", "instantly",
-    pytest.param("saleshandy", marks=pytest.mark.xfail(
-        strict=True, reason="Saleshandy converts counts sent as strings without counting them "
-                            "(fix proposed in docs/reliability.md)")),
-])
+@pytest.mark.parametrize("vendor", list(CASES))
 def test_numbers_sent_as_strings_are_converted_counted_and_reported(
         vendor: str, world: World, sandbox: Sandbox, cli: Callable[..., CliResult], attach: Callable[..., Any],
         ) -> None:
