@@ -96,7 +96,8 @@ def timed_run(pipeline: Any, data: Any, table: str) -> dict[str, Any]:
 
 
 def in_child(target: str, **kwargs: Any) -> dict[str, Any]:
-    """`module:function(**kwargs)` run in a fresh interpreter; its result and the child's peak RSS (MB).
+    """`module:function(**kwargs)` run in a fresh interpreter; its result, the child's peak RSS (MB,
+    `peak_rss_mb`) and every HTTP request it sent (`http_requests`, of which 429s: `http_refused`).
 
     Raises RuntimeError with the end of the child's stderr when it fails.
     """
@@ -114,6 +115,7 @@ def _child_main(target: str, kwargs: str) -> None:
     module, function = target.split(":")
     result = getattr(importlib.import_module(module), function)(**json.loads(kwargs))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["http_requests"], result["http_refused"] = REQUESTS.snapshot()
     print(json.dumps(result, default=str))
 
 
