@@ -7,17 +7,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import dlt
 import pytest
-
 from tenacity import wait_exponential_jitter
 
 from pipelines import cli as cli_module
-from sources import http
 from sandbox.server import Sandbox
 from sandbox.world import Shape, World, WorldConfig
+from sources import http
 from tests.conftest import WORLD_START
 from tests.reliability.vendors import INSTANTLY_FIRST_DAYS
 

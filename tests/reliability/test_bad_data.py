@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import date, timedelta
 from typing import Any, Callable
 
 import pytest
@@ -19,7 +18,12 @@ from sources.http import VENDORS as HTTP_VENDORS
 from sources.instantly.settings import STEP_COUNTS
 from tests.conftest import query
 from tests.reliability.conftest import CliResult, pending_packages
-from tests.reliability.vendors import CASES, REPLY_DAILY_COLUMNS, SALESHANDY_COLUMNS, Tables, merge
+from tests.reliability.vendors import (
+    CASES,
+    REPLY_DAILY_COLUMNS,
+    SALESHANDY_COLUMNS,
+    Tables,
+)
 
 RUN = ("run", "--no-models", "--source")
 STATS_PATHS = {"reply_io": r"^/v3/sequences/stats$", "saleshandy": r"^/v1/analytics/consolidated-stats$",

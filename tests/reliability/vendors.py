@@ -19,7 +19,12 @@ from sandbox import instantly as instantly_truth
 from sandbox import reply_io as reply_truth
 from sandbox import saleshandy as saleshandy_truth
 from sandbox.world import DAY, World
-from sources.instantly.settings import DAILY_COUNTS, STEP_COUNTS, UNATTRIBUTED_STEP, UNATTRIBUTED_VARIANT
+from sources.instantly.settings import (
+    DAILY_COUNTS,
+    STEP_COUNTS,
+    UNATTRIBUTED_STEP,
+    UNATTRIBUTED_VARIANT,
+)
 from sources.reply_io import settings as reply_settings
 from sources.reply_io.helpers import snake
 from tests.conftest import query
