@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 Saleshandy rows and 10 Instantly campaigns")
     args = parser.parse_args()
     rows, campaigns = (100_000, 10) if args.quick else (1_000_000, 100)
-    print("| rest_api configuration | wall s | requests | 429s | rows | peak RSS MB |")
+    print("| rest_api configuration | wall s | requests | 429s | rows | peak RSS MB (before load / after) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, target, kwargs in (
             (f"Saleshandy, {rows:,} rows", "benchmarks.bench_rest_api:saleshandy", {"rows": rows}),
@@ -176,7 +176,7 @@ def main() -> None:
         result = in_child(target, **kwargs)
         run = result["runs"][0]
         print(f"| {name} | {run['wall']:.1f} | {run['requests']:,} | {run['refused']:,} | {run['rows']:,} | "
-              f"{result['peak_rss_mb']:,.0f} |")
+              f"{run['rss_before_load_mb']:,.0f} / {run['rss_mb']:,.0f} |")
 
 
 if __name__ == "__main__":

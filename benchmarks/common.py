@@ -2,13 +2,13 @@
 the wire, timed pipeline runs, and the markdown table.
 
 - `in_child("module:function", **kwargs)` runs the function in a fresh interpreter
-  (`python -m benchmarks.common module:function '<json kwargs>'`) and returns its result, a dict,
-  with `peak_rss_mb`: that process's own peak RSS (`ru_maxrss`), so the twins (their own process)
-  and every other contender are not counted;
+  (`python -m benchmarks.common module:function '<json kwargs>'`) and returns its result, a dict;
+  peak RSS (`ru_maxrss`) is then that process's own: the twins (their own process) and every
+  other contender are not counted;
 - in that child every HTTP request is counted where it leaves: httpx's transport (the connector)
   and requests' adapter (dlt's `rest_api`), retries and refused (429) ones included;
-- `timed_run` runs a pipeline once and reports its wall time, the requests and 429s of that run
-  and the rows loaded into one table;
+- `timed_run` runs a pipeline once and reports its wall time, the requests and 429s of that run,
+  the rows loaded into one table and the peak RSS before and after the load step;
 - `markdown_table` renders `Row`s.
 """
 
@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DUCKDB_MEMORY = "512MB"  # every contender's DuckDB gets the same cap (DuckDB's default is 80% of RAM)
 
 
 class RequestTally:
@@ -73,36 +72,43 @@ REQUESTS = RequestTally()
 
 
 def duckdb_pipeline(name: str, folder: str, dataset: str) -> Any:
-    """A dlt pipeline into a fresh DuckDB file in `folder`, DuckDB's memory capped at DUCKDB_MEMORY."""
+    """A dlt pipeline into a fresh DuckDB file in `folder` (DuckDB's default settings)."""
     import dlt
-    import duckdb
 
     os.environ["RUNTIME__DLTHUB_TELEMETRY"] = "false"
-    connection = duckdb.connect(os.path.join(folder, f"{name}.duckdb"), config={"memory_limit": DUCKDB_MEMORY})
-    return dlt.pipeline(pipeline_name=name, destination=dlt.destinations.duckdb(connection), dataset_name=dataset,
-                        pipelines_dir=os.path.join(folder, "pipelines"))
+    return dlt.pipeline(pipeline_name=name, destination=dlt.destinations.duckdb(os.path.join(folder, f"{name}.duckdb")),
+                        dataset_name=dataset, pipelines_dir=os.path.join(folder, "pipelines"))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed_run(pipeline: Any, data: Any, table: str) -> dict[str, Any]:
-    """One `pipeline.run` with parquet loader files: wall seconds, requests and 429s of this run, rows
-    normalized into `table`."""
+    """One run (extract, normalize, load; parquet loader files): wall seconds, requests and 429s of this
+    run, rows normalized into `table`, and this process's peak RSS before the load step (the
+    contender's own: DuckDB does the merge in the load step, in this process) and after it."""
     sent, refused = REQUESTS.snapshot()
     started = time.perf_counter()
-    pipeline.run(data, loader_file_format="parquet")
+    pipeline.extract(data, loader_file_format="parquet")
+    normalized = pipeline.normalize()
+    rss_before_load = peak_rss_mb()
+    pipeline.load()
     wall = time.perf_counter() - started
     sent_after, refused_after = REQUESTS.snapshot()
-    rows = pipeline.last_trace.last_normalize_info.row_counts.get(table, 0)
-    return {"wall": wall, "requests": sent_after - sent, "refused": refused_after - refused, "rows": rows}
+    rows = normalized.row_counts.get(table, 0)
+    return {"wall": wall, "requests": sent_after - sent, "refused": refused_after - refused, "rows": rows,
+            "rss_before_load_mb": rss_before_load, "rss_mb": peak_rss_mb()}
 
 
 def in_child(target: str, **kwargs: Any) -> dict[str, Any]:
-    """`module:function(**kwargs)` run in a fresh interpreter; its result, the child's peak RSS (MB,
-    `peak_rss_mb`) and every HTTP request it sent (`http_requests`, of which 429s: `http_refused`).
+    """`module:function(**kwargs)` run in a fresh interpreter; its result.
 
     Raises RuntimeError with the end of the child's stderr when it fails.
     """
     done = subprocess.run([sys.executable, "-m", "benchmarks.common", target, json.dumps(kwargs)], cwd=ROOT,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = [line for line in done.stderr.strip().splitlines() if line.strip()][-3:]
         raise RuntimeError(f"{target}({kwargs}) failed: {' / '.join(tail)}")
@@ -114,8 +120,6 @@ def _child_main(target: str, kwargs: str) -> None:
     REQUESTS.install()
     module, function = target.split(":")
     result = getattr(importlib.import_module(module), function)(**json.loads(kwargs))
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["http_requests"], result["http_refused"] = REQUESTS.snapshot()
     print(json.dumps(result, default=str))
 
 
@@ -128,12 +132,13 @@ class Row:
     wall_s: float | None = None
     requests: int | None = None
     rows: int | None = None
-    peak_rss_mb: float | None = None
+    peak_rss_mb: tuple[float, float] | None = None  # before the load step, and with it
     figures: str = ""  # what else this benchmark measures (rows/s, share of the rate limit, ...)
     versus: str = ""  # the figure that matters, against the benchmark's baseline measured in the same run
 
 
-HEADER = ("benchmark", "contender", "wall s", "requests", "rows", "peak RSS MB", "other figures", "vs baseline")
+HEADER = ("benchmark", "contender", "wall s", "requests", "rows", "peak RSS MB: own / with DuckDB load",
+          "other figures", "vs baseline")
 
 
 def markdown_table(rows: list[Row]) -> str:
@@ -142,14 +147,17 @@ def markdown_table(rows: list[Row]) -> str:
     def cell(value: Any, spec: str) -> str:
         return "–" if value is None else format(value, spec)
 
+    def memory(value: tuple[float, float] | None) -> str:
+        return "–" if value is None else f"{value[0]:,.0f} / {value[1]:,.0f}"
+
     lines = ["| " + " | ".join(HEADER) + " |", "|---|---|---:|---:|---:|---:|---|---|"]
     for r in rows:
         lines.append(f"| {r.benchmark} | {r.contender} | {cell(r.wall_s, '.1f')} | {cell(r.requests, ',')} | "
-                     f"{cell(r.rows, ',')} | {cell(r.peak_rss_mb, ',.0f')} | {r.figures} | {r.versus} |")
+                     f"{cell(r.rows, ',')} | {memory(r.peak_rss_mb)} | {r.figures} | {r.versus} |")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    import benchmarks.common as harness  # the module others import, not this __main__ copy
+    import benchmarks.common as harness  # noqa: PLW0406 (the module the targets import, not this __main__ copy)
 
     harness._child_main(sys.argv[1], sys.argv[2])

@@ -43,19 +43,24 @@ def instantly_days(config: WorldConfig, days: int) -> tuple[date, date]:
     return today - timedelta(days=days - 1), today
 
 
-def saleshandy(rows: int, runs: int = 1) -> dict[str, Any]:
+def saleshandy(rows: int, runs: int = 1, dicts: bool = False) -> dict[str, Any]:
     """The saleshandy source (both resources) over a world of a little over `rows` emails, rate limits
-    off, the settings of bench_saleshandy's connector run (prefetch 4, 4 in flight)."""
-    from benchmarks.bench_saleshandy import world_for
+    off, the settings of bench_saleshandy's connector run (prefetch 4, 4 in flight).
+
+    `dicts`: bench_saleshandy's baseline instead, a plain resource making the same consolidated-stats
+    requests and yielding the rows as dicts (through dlt's normalizer), into `email_stats_dicts`.
+    """
+    from benchmarks.bench_saleshandy import _dict_source, world_for
     from sources.saleshandy import saleshandy_source
 
+    settings = {"start_date": saleshandy_first_day().isoformat(), "rate_limits": NO_LIMIT, "prefetch_pages": 4,
+                "max_concurrency": 4}
     with tempfile.TemporaryDirectory() as folder, SandboxProcess(world_for(rows), limits={"saleshandy": ()}) as sandbox:
+        os.environ.update(sandbox.env)
         pipeline = duckdb_pipeline("connector_saleshandy", folder, "saleshandy")
-        results = [timed_run(pipeline, saleshandy_source(
-            api_key=sandbox.env["SOURCES__SALESHANDY__API_KEY"], base_url=sandbox.env["SOURCES__SALESHANDY__BASE_URL"],
-            start_date=saleshandy_first_day().isoformat(), rate_limits=NO_LIMIT, prefetch_pages=4, max_concurrency=4),
-            "email_stats") for _ in range(runs)]
-    return {"runs": results}
+        if dicts:
+            return {"runs": [timed_run(pipeline, _dict_source(settings), "email_stats_dicts") for _ in range(runs)]}
+        return {"runs": [timed_run(pipeline, saleshandy_source(**settings), "email_stats") for _ in range(runs)]}
 
 
 def instantly(campaigns: int, days: int = 90, latency_ms: float = 100.0, limited: bool = True,
