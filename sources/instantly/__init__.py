@@ -20,7 +20,7 @@ from sources import clock
 from sources.http import HttpSettings, VendorClient
 from sources.notes import RunNotes
 
-from .helpers import CampaignDirectory, created_day, daily_rows, days_between, parse_day, run_range, step_rows
+from .helpers import CampaignDirectory, batched, created_day, daily_rows, days_between, parse_day, run_range, step_rows
 from .settings import (
     CAMPAIGN_COLUMNS,
     DAILY_ANALYTICS_PATH,
@@ -119,14 +119,9 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
         return client.get(DAILY_ANALYTICS_PATH, params={
             "campaign_id": campaign_id, "start_date": first.isoformat(), "end_date": last.isoformat()})
 
-    batch: list[dict[str, Any]] = []
-    for campaign_id, answer in client.fan_out(fetch, ids):
-        batch.extend(daily_rows(campaign_id, answer, notes))
-        if len(batch) >= ROW_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    answers = client.fan_out(fetch, ids)
+    yield from batched((row for campaign_id, answer in answers for row in daily_rows(campaign_id, answer, notes)),
+                       ROW_BATCH)
     _finish(state, last)
     notes.covered("campaign_analytics_daily", first.isoformat(), last.isoformat())
     notes.save()
@@ -153,14 +148,9 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
             "campaign_id": campaign_id, "start_date": day.isoformat(), "end_date": day.isoformat(),
             "include_opportunities_count": "true"})
 
-    batch: list[dict[str, Any]] = []
-    for (campaign_id, day), answer in client.fan_out(fetch, tasks, max_in_flight=max_concurrency):
-        batch.extend(step_rows(campaign_id, day, answer, notes))
-        if len(batch) >= ROW_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    answers = client.fan_out(fetch, tasks, max_in_flight=max_concurrency)
+    yield from batched((row for (campaign_id, day), answer in answers
+                        for row in step_rows(campaign_id, day, answer, notes)), ROW_BATCH)
     _finish(state, last)
     notes.covered("step_analytics_daily", first.isoformat(), last.isoformat())
     notes.save()

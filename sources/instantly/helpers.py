@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import date, datetime, timedelta
-from typing import Any, Iterator, TypeVar
+from typing import Any, Iterable, Iterator, TypeVar
 
 import pendulum
 
@@ -70,6 +70,18 @@ def run_range(last_day: str | None, start: date | None, end: date | None, look_b
     if last_day:
         return date.fromisoformat(last_day) - timedelta(days=look_back_days), today
     return start or today - timedelta(days=DEFAULT_START_DAYS), today
+
+
+def batched(rows: Iterable[T], size: int) -> Iterator[list[T]]:
+    """The rows in lists of `size` (the last one shorter), as dlt takes them best."""
+    batch: list[T] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def days_between(first: date, last: date) -> list[date]:
