@@ -42,6 +42,9 @@ SOURCE_FACTORIES = {
 LOADER_FORMATS = {"duckdb": "parquet", "filesystem": "parquet", "motherduck": "parquet", "postgres": "parquet"}
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+# not "outreach.duckdb": DuckDB names the catalog after the file, and "outreach" would clash with the
+# models' dataset, making `select * from outreach.fct_funnel` ambiguous
+DEFAULT_DUCKDB_FILE = "outreach_warehouse.duckdb"
 
 
 class ConfigError(ValueError):
@@ -91,7 +94,13 @@ def make_pipeline(vendor: str, destination: Any, pipelines_dir: str | None = Non
 
 
 def resolve_destination(name: str) -> Destination:
-    """A dlt destination by name; ConfigError when dlt does not know it."""
+    """A dlt destination by name; ConfigError when dlt does not know it.
+
+    DuckDB without configured credentials is the one file DEFAULT_DUCKDB_FILE in the working
+    folder (dlt would make one file per pipeline, and the models need all vendors in one).
+    """
+    if name == "duckdb":
+        return dlt.destinations.duckdb(dlt.secrets.get("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE)
     try:
         return Destination.from_reference(name)
     except Exception:  # dlt raises several types for a name it cannot resolve

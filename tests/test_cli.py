@@ -79,14 +79,16 @@ def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
     assert names and all(name in page for name in names)  # every sequence made it into the report
 
 
-def test_run_into_duckdb_then_again_without_doubling(tmp_path: Path, sandbox: Sandbox) -> None:
-    env = {**sandbox.env(), "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "w.duckdb")}
+def test_run_into_duckdb_then_again_without_doubling(tmp_path: Path, sandbox: Sandbox,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
+    env = sandbox.env()  # no warehouse configured: the default file in the working folder
     first = cli(["run"], tmp_path, env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "models: built 12 models in outreach (duckdb)" in first.stdout
     second = cli(["run"], tmp_path, env)
     assert second.returncode == 0, second.stdout + second.stderr
-    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(tmp_path / "outreach_warehouse.duckdb"), read_only=True) as con:
         for table, key in KEYS.items():
             rows, keys = con.sql(f"select count(*), count(distinct ({key})) from {table}").fetchone()
             assert rows == keys > 0, table
