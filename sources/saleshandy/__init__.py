@@ -158,15 +158,16 @@ def sequences(directory: SequenceDirectory, notes: RunNotes) -> Iterator[list[di
     notes.save()
 
 
-@dlt.resource(name="email_stats", primary_key=EMAIL_STATS_KEY,
+@dlt.resource(name="email_stats", merge_key=EMAIL_STATS_KEY,
               write_disposition={"disposition": "merge", "strategy": "delete-insert"})
 def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNotes,
                 plan: StatsPlan) -> Iterator[pa.Table]:
     """One row per sent email (POST /v1/analytics/consolidated-stats) as Arrow tables, merged on
     (sequence_id, step_number, recipient_email).
 
-    delete-insert, not upsert: a key repeated within one load (a page that shifted while paging)
-    would make upsert fail (dlt-notes pitfall 6); rows are also de-duplicated here, the last kept.
+    delete-insert on a merge key: the rows of every key in the load replace that key's rows. The
+    rows are de-duplicated here (the last copy kept), so dlt need not de-duplicate again: a primary
+    key would make DuckDB's merge hold every key of the load in memory, about twice the peak.
     """
     state = dlt.current.resource_state()
     ids = directory.ids()

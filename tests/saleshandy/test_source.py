@@ -110,7 +110,7 @@ def test_resource_contract() -> None:
     stats = source.resources["email_stats"].compute_table_schema()
     assert (sequences["write_disposition"], sequences["columns"]["id"]["primary_key"]) == ("merge", True)
     assert stats["write_disposition"] == "merge" and stats["x-merge-strategy"] == "delete-insert"
-    assert [c for c, v in stats["columns"].items() if v.get("primary_key")] == list(KEY)
+    assert [c for c, v in stats["columns"].items() if v.get("merge_key")] == list(KEY)
 
 
 @pytest.mark.parametrize("settings, message", [
