@@ -334,7 +334,7 @@ def write_report(source: TDestinationReferenceArg | dlt.Pipeline | SqlClientBase
 
     Args:
         source: where the marts are: a dlt destination (``"duckdb"``, ``"postgres"``,
-            ``dlt.destinations.duckdb("outreach.duckdb")``), a pipeline (its SQL client is used),
+            ``dlt.destinations.duckdb("outreach_warehouse.duckdb")``), a pipeline (its SQL client is used),
             or a dlt SQL client (used as it is when already open). The marts are read from
             `models_dataset` whatever the pipeline's or client's own dataset.
         models_dataset: the dataset the models were built in.
