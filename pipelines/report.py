@@ -59,8 +59,8 @@ def read_marts(client: SqlClientBase[Any], models_dataset: str = MODELS_DATASET)
     with client.with_alternative_dataset_name(models_dataset):
         if not client.has_dataset():
             raise MartsMissing(f"the warehouse has no models dataset '{models_dataset}': {hint}")
-        # qualified with the catalog too: DuckDB's catalog is named after its file, and in the default
-        # outreach.duckdb a bare "outreach"."table" is ambiguous
+        # qualified with the catalog too: DuckDB's catalog is named after its file, and in a file
+        # named like the dataset (outreach.duckdb) a bare "outreach"."table" is ambiguous
         catalog = client.execute_sql("select current_database()")[0][0]
         for mart in MARTS:
             name = ".".join(client.make_qualified_table_name_path(mart, catalog=catalog))
