@@ -83,7 +83,7 @@ def synthesize(path: str, emails: int, sequences: int, days: int) -> dict[str, i
         from range({s}) as c(i)
         cross join range({d}) as dd(j)
         cross join (values (0, 1, 'A'), (1, 1, 'B'), (2, 1, 'C'), (3, 2, 'A'), (4, 2, 'B')) as g(k, step, variant)""",
-        f"""create table instantly.campaign_analytics_daily as
+        """create table instantly.campaign_analytics_daily as
         select s.campaign_id, s.day, sum(s.sent) as sent, sum(s.sent) as contacted, 0 as new_leads_contacted,
             sum(s.opened) as opened, sum(s.unique_opened) as unique_opened, sum(s.replies) as replies,
             sum(s.unique_replies) as unique_replies, sum(s.replies_automatic) as replies_automatic,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
+from benchmarks.common import peak_rss_mb
 from sandbox.process import SandboxProcess
 from sandbox.server import Faults, Limit
 from sandbox.world import Shape, WorldConfig
@@ -46,10 +46,6 @@ def _pipeline(name: str, folder: str) -> Any:
 
     return dlt.pipeline(pipeline_name=name, destination=dlt.destinations.duckdb(os.path.join(folder, "bench.duckdb")),
                         dataset_name="saleshandy", pipelines_dir=os.path.join(folder, "pipelines"))
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _dict_source(settings: dict[str, Any]) -> Any:
@@ -109,7 +105,7 @@ def measure(mode: str, rows: int) -> dict[str, Any]:
         marks.append(time.perf_counter())
         pipeline.normalize()
         marks.append(time.perf_counter())
-        connector_rss = _peak_rss_mb()  # before DuckDB's merge
+        connector_rss = peak_rss_mb()  # before DuckDB's merge
         pipeline.load()
         marks.append(time.perf_counter())
         elapsed = marks[-1] - marks[0]
@@ -118,7 +114,7 @@ def measure(mode: str, rows: int) -> dict[str, Any]:
         steps = {step: round(b - a, 2) for step, a, b in zip(("extract", "normalize", "load"), marks, marks[1:])}
         requests = pipeline.state["sources"]["saleshandy"]["last_run"]["requests"] if mode != "dicts" else None
     return {"mode": mode, "rows": loaded, "seconds": elapsed, "rows_per_s": loaded / elapsed, "steps": steps,
-            "peak_rss_mb": connector_rss, "peak_rss_with_load_mb": _peak_rss_mb(), "requests": requests,
+            "peak_rss_mb": connector_rss, "peak_rss_with_load_mb": peak_rss_mb(), "requests": requests,
             "concurrency": concurrency}
 
 
