@@ -30,6 +30,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from benchmarks.common import in_child
 from sandbox.world import Shape, World, WorldConfig
 
 NO_LIMIT = "[[1000000000, 1]]"
@@ -131,26 +132,14 @@ def measure(fraction: float, start: str) -> dict[str, Any]:
             "step_peak_mb": {k: round(v) for k, v in steps.items()}, "rows": rows, "summary": summary.getvalue()}
 
 
-def _child(fraction: float, start: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_load", "--child", str(fraction), start],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"the load at {fraction}x failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fractions", default="0.333,1", help="world sizes to load, as fractions of the full one")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(float(args.child[0]), args.child[1])))
-        return
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())  # one clock for the world and the check
     results = []
     for fraction in (float(f) for f in args.fractions.split(",")):
-        measured = _child(fraction, start)
+        measured = in_child("benchmarks.bench_load:measure", fraction=fraction, start=start)
         expected = truth(world_at(fraction, start))
         measured["matches"] = all(measured["rows"][name] == count for name, count in expected.items())
         measured["expected"] = expected

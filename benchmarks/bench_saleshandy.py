@@ -17,16 +17,13 @@ Every measurement runs in a fresh process with the twin in its own process (`San
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
-from benchmarks.common import peak_rss_mb
+from benchmarks.common import in_child, peak_rss_mb
 from sandbox.process import SandboxProcess
 from sandbox.server import Faults, Limit
 from sandbox.world import Shape, WorldConfig
@@ -118,25 +115,16 @@ def measure(mode: str, rows: int) -> dict[str, Any]:
             "concurrency": concurrency}
 
 
-def _child(mode: str, rows: int) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_saleshandy", "--child", mode, str(rows)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"{mode} at {rows:,} rows failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k and 300k rows instead of 1M and 3M")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.child[0], int(args.child[1]))))
-        return
     small, large = (100_000, 300_000) if args.quick else (1_000_000, 3_000_000)
-    arrow, dicts, arrow_large = _child("arrow", small), _child("dicts", small), _child("arrow", large)
-    latency, limited = _child("latency", small), _child("latency_limited", small)
+    def run(mode: str, rows: int) -> dict[str, Any]:  # each measurement in a fresh interpreter
+        return in_child("benchmarks.bench_saleshandy:measure", mode=mode, rows=rows)
+
+    arrow, dicts, arrow_large = run("arrow", small), run("dicts", small), run("arrow", large)
+    latency, limited = run("latency", small), run("latency_limited", small)
 
     print("| run | rows | seconds | rows/s | vs dict baseline | extract / normalize / load s | peak RSS MB "
           "(extract+normalize) | peak RSS MB (with DuckDB merge) |")
