@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import logging
+from typing import Callable
 
 import pendulum
 
 from pipelines import run as runner
 from sources import clock
+from sources.reply_io.helpers import earliest_day as reply_io_earliest_day
+from sources.saleshandy.helpers import oldest_allowed as saleshandy_oldest_allowed
+
+# each API's reach, from the source that obeys it (Instantly takes any range)
+OLDEST_START: dict[str, Callable[[pendulum.Date], pendulum.Date]] = {
+    "reply_io": reply_io_earliest_day,
+    "saleshandy": saleshandy_oldest_allowed,
+}
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +48,9 @@ def parse_day(value: str | None, option: str) -> pendulum.Date | None:
 
 
 def oldest_start(vendor: str, today: pendulum.Date) -> pendulum.Date | None:
-    """The oldest start day the vendor's API accepts (None: no limit): a reach in days (Reply.io) or
-    in years (Saleshandy)."""
-    settings = importlib.import_module(f"sources.{vendor}.settings")
-    reach = getattr(settings, "REACH_DAYS", None)
-    if reach:
-        return today.subtract(days=reach - 1)
-    years = getattr(settings, "MAX_HISTORY_YEARS", None)
-    return today.subtract(years=years) if years else None
+    """The oldest start day the vendor's API accepts, as its source knows it (None: no limit)."""
+    rule = OLDEST_START.get(vendor)
+    return rule(today) if rule else None
 
 
 def check_dates(vendors: list[str], start: pendulum.Date | None, end: pendulum.Date | None) -> None:
