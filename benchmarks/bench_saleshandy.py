@@ -48,6 +48,7 @@ def _pipeline(name: str, folder: str) -> Any:
 def _dict_source(settings: dict[str, Any]) -> Any:
     """The baseline: the same consolidated-stats requests as the connector, rows yielded as dicts."""
     import dlt
+    import orjson
 
     from sources import clock
     from sources.http import HttpSettings, VendorClient
@@ -65,7 +66,7 @@ def _dict_source(settings: dict[str, Any]) -> Any:
     def email_stats_dicts() -> Iterator[list[dict[str, Any]]]:
         ids = SequenceDirectory(client).ids()
         for first, last, chunk in plan.requests({}, ids, clock.utc_today(), RunNotes(client)):
-            yield from stats_pages(client, first, last, chunk, 500, 4)
+            yield from stats_pages(client, first, last, chunk, 500, 4, decode=orjson.loads)
 
     return email_stats_dicts()
 

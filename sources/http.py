@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+Decoder = Callable[[bytes], Any]  # a response body -> the request's result; ValueError: a bad body
 
 USER_AGENT = "outreach-elt/0.1 (+https://dlthub.com)"
 
@@ -219,12 +220,15 @@ class VendorClient:
         """GET a JSON document."""
         return self.request("GET", path, params=params)
 
-    def post(self, path: str, json: Any = None) -> Any:
-        """POST a JSON body and return the JSON answer."""
-        return self.request("POST", path, json=json)
+    def post(self, path: str, json: Any = None, decode: Decoder = orjson.loads) -> Any:
+        """POST a JSON body and return the answer, decoded by `decode` (see `request`)."""
+        return self.request("POST", path, json=json, decode=decode)
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> Any:
-        """Send one request, with retries, within the rate limits; return the decoded JSON."""
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
+                decode: Decoder = orjson.loads) -> Any:
+        """Send one request, with retries, within the rate limits; return the answer's body decoded by
+        `decode` (JSON by default). A `ValueError` from `decode` means the body was not what it should
+        be (cut short, not JSON): the request is tried again, like a 5xx."""
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_attempts),
             wait=self._wait,
@@ -233,7 +237,7 @@ class VendorClient:
             reraise=True,
         )
         try:
-            result = retrying(self._attempt, method, path, params, json)
+            result = retrying(self._attempt, method, path, params, json, decode)
         except _Transient as exc:
             raise VendorUnavailableError(
                 self.vendor, method, path, exc.status,
@@ -280,7 +284,7 @@ class VendorClient:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _attempt(self, method: str, path: str, params: dict[str, Any] | None, json: Any) -> Any:
+    def _attempt(self, method: str, path: str, params: dict[str, Any] | None, json: Any, decode: Decoder) -> Any:
         self._wait_for_pause()
         started = time.monotonic()
         self._wait_for_slot()
@@ -310,8 +314,8 @@ class VendorClient:
         if "html" in content_type:
             raise _Transient(f"answered {status} with an HTML page instead of JSON", status)
         try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+            return decode(response.content)
+        except ValueError:
             raise _Transient(f"answered {status} with a body that is not valid JSON "
                              f"({len(response.content)} bytes, {content_type or 'no content type'})", status) from None
 

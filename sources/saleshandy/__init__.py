@@ -4,15 +4,17 @@ API reference: https://developer.saleshandy.com/api-reference (sequences/list,
 analytics/consolidated-stats). The host is open-api.saleshandy.com; auth is the `x-api-key` header.
 
 `email_stats` is the bulk path: consolidated-stats pages (500 rows each) are fetched ahead
-concurrently within the rate limit, parsed column-wise into Arrow tables with an explicit schema
-(JavaScript-style dates in the owner's zone to UTC, "Yes"/"No" to booleans, "" to NULL) and handed
-to dlt as Arrow, which skips dlt's per-row normalizer (about ten times faster).
+concurrently within the rate limit and read by Arrow's JSON reader in the fetching threads (a page
+that strays from the documented shape is decoded as JSON and read tolerantly instead), parsed
+column-wise into Arrow tables with an explicit schema (JavaScript-style dates in the owner's zone to
+UTC, "Yes"/"No" to booleans, "" to NULL) and handed to dlt as Arrow, which skips dlt's per-row
+normalizer (about ten times faster).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 import dlt
 import pyarrow as pa
@@ -24,6 +26,7 @@ from sources.http import HttpSettings, VendorClient
 from sources.notes import RunNotes
 
 from .helpers import (
+    ArrowPage,
     ParseReport,
     SequenceDirectory,
     chunks,
@@ -32,6 +35,7 @@ from .helpers import (
     oldest_allowed,
     page_columns,
     parse_day,
+    read_stats_page,
     windows,
 )
 from .settings import (
@@ -193,8 +197,11 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
 
 
 def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: list[str], page_size: int,
-                in_flight: int) -> Iterator[list[dict[str, Any]]]:
-    """The rows of every consolidated-stats page of one window and id chunk, in page order.
+                in_flight: int, decode: Callable[[bytes], Any] = read_stats_page,
+                ) -> Iterator[ArrowPage | list[dict[str, Any]]]:
+    """The rows of every consolidated-stats page of one window and id chunk, in page order: an
+    `ArrowPage` where `decode` (by default `read_stats_page`) read the page as Arrow, else the rows
+    as dicts.
 
     Page 1 is read alone; when more follow, the next pages are requested `in_flight` at a time
     ahead of the one being handed out, until one says hasMore = false or comes back short. Pages
@@ -205,15 +212,19 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
 
     last_page: list[int] = []  # the page found to be the last, once known
 
-    def fetch(page: int) -> tuple[list[dict[str, Any]], bool]:
+    def fetch(page: int) -> tuple[ArrowPage | list[dict[str, Any]], bool]:
         if last_page and page > last_page[0]:  # asked ahead, past the end: no request
             return [], False
-        answer = client.post(STATS_PATH, json={**body, "pageNum": page})
-        payload = answer.get("payload") if isinstance(answer, dict) else None
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(data, list):
-            raise ValueError(f"Saleshandy {STATS_PATH} answered without payload.data: {str(answer)[:200]}")
-        more = payload.get("hasMore") is not False and len(data) >= page_size
+        answer = client.post(STATS_PATH, json={**body, "pageNum": page}, decode=decode)
+        if isinstance(answer, ArrowPage):
+            data, has_more = answer, answer.has_more
+        else:
+            payload = answer.get("payload") if isinstance(answer, dict) else None
+            data = payload.get("data") if isinstance(payload, dict) else None
+            if not isinstance(data, list):
+                raise ValueError(f"Saleshandy {STATS_PATH} answered without payload.data: {str(answer)[:200]}")
+            has_more = payload.get("hasMore")
+        more = has_more is not False and len(data) >= page_size
         if not more:
             last_page[:] = [min(last_page + [page])]
         return data, more
@@ -247,14 +258,14 @@ class _Batches:
 
     def __init__(self, report: ParseReport) -> None:
         self.report = report
-        self.pages: list[list[Sequence[Any]]] = []  # pages as columns (their dicts are gone)
+        self.pages: list[list[Any]] = []  # pages as columns (Arrow arrays, or values when read as dicts)
         self.pending = 0
         self.held: pa.Table | None = None
         self.rows = 0
 
-    def add(self, rows: list[dict[str, Any]]) -> Iterator[pa.Table]:
+    def add(self, rows: ArrowPage | list[dict[str, Any]]) -> Iterator[pa.Table]:
         """Take a page; a table when a batch is complete."""
-        self.pages.append(page_columns(rows, self.report))
+        self.pages.append(rows.columns if isinstance(rows, ArrowPage) else page_columns(rows, self.report))
         self.pending += len(rows)
         if self.pending >= BATCH_ROWS:
             yield from self._flush(last=False)

@@ -1,13 +1,17 @@
 """Saleshandy request and parsing code: date ranges and windows, sequence paging, and the
 consolidated-stats pages turned into Arrow tables.
 
-The parsing is columnar: a batch of pages becomes one Arrow table with an explicit schema
-(`settings.EMAIL_STATS_SCHEMA`), with the JavaScript-style timestamps parsed by Arrow kernels, so
-no per-row dict goes through dlt's normalizer.
+The parsing is columnar. A page whose rows have exactly the documented fields and types is read by
+Arrow's JSON reader straight into arrays (in the thread that fetched it, without the GIL); any
+other page is decoded as JSON and read value by value, tolerating what does not fit. A batch of
+pages becomes one Arrow table with an explicit schema (`settings.EMAIL_STATS_SCHEMA`), with the
+JavaScript-style timestamps parsed by Arrow kernels, so no per-row dict goes through dlt's
+normalizer.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import operator
 from dataclasses import dataclass, field
@@ -15,15 +19,18 @@ from datetime import date
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
+import orjson
 import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pajson
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.http import VendorClient
 
 from .settings import (
     CLIENT_FIELDS,
+    CLIENT_LABEL,
     EMAIL_STATS_KEY,
     EMAIL_STATS_SCHEMA,
     FIELDS,
@@ -212,14 +219,19 @@ def parse_js_timestamps(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     be wrong); the offset may be GMT+0530, GMT+5:30, GMT+05:30 or a bare GMT, with any zone name.
     "" and null become null (not a failure)."""
     values = values.cast(pa.string())
-    seconds, parsed = _fixed_layout(values)
     empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True).to_numpy(zero_copy_only=False)
-    rest = np.flatnonzero(~parsed & ~empty)
+    given = np.flatnonzero(~empty)  # most engagement columns are mostly empty: parse only the rest
+    texts = values.take(pa.array(given))
+    seconds, parsed = _fixed_layout(texts)
+    rest = np.flatnonzero(~parsed)
     if len(rest):
-        more, ok = _any_layout(values.take(pa.array(rest)))
+        more, ok = _any_layout(texts.take(pa.array(rest)))
         seconds[rest], parsed[rest] = more, ok
-    stamps = pa.array(np.where(parsed, seconds, 0) * 1_000_000, type=pa.int64(), mask=~parsed)
-    return stamps.cast(pa.timestamp("us", tz="UTC")), ~parsed & ~empty
+    micros = np.zeros(len(values), dtype=np.int64)
+    valid = np.zeros(len(values), dtype=bool)
+    micros[given], valid[given] = np.where(parsed, seconds, 0) * 1_000_000, parsed
+    stamps = pa.array(micros, type=pa.int64(), mask=~valid)
+    return stamps.cast(pa.timestamp("us", tz="UTC")), ~valid & ~empty
 
 
 def parse_flags(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -231,9 +243,12 @@ def parse_flags(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return flags, ~known.to_numpy(zero_copy_only=False)
 
 
-def parse_counts(values: list[Any]) -> tuple[pa.Array, np.ndarray, int]:
+def parse_counts(values: Sequence[Any] | pa.Array) -> tuple[pa.Array, np.ndarray, int]:
     """Counts as integers (numeric strings such as "3" too), a mask of values that are not counts, and
-    how many counts came as another type (a string or a float) and were converted."""
+    how many counts came as another type (a string or a float) and were converted. An Arrow array
+    (from `read_stats_page`) already holds integers."""
+    if isinstance(values, pa.Array):
+        return values, np.zeros(len(values), dtype=bool), 0
     try:
         return pa.array(values, type=pa.int64()), np.zeros(len(values), dtype=bool), 0
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
@@ -256,23 +271,31 @@ def parse_counts(values: list[Any]) -> tuple[pa.Array, np.ndarray, int]:
     return pa.array(out, type=pa.int64()), bad, converted
 
 
-def parse_texts(values: list[Any]) -> pa.Array:
+def parse_texts(values: Sequence[Any] | pa.Array) -> pa.Array:
     """Strings, with "" as null (other scalars kept as their text)."""
-    try:
-        array = pa.array(values, type=pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        array = pa.array([None if v is None else v if isinstance(v, str) else str(v) for v in values], pa.string())
+    if isinstance(values, pa.Array):
+        array = values.cast(pa.string())
+    else:
+        try:
+            array = pa.array(values, type=pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            array = pa.array([None if v is None else v if isinstance(v, str) else str(v) for v in values],
+                             pa.string())
     return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
 
 
 _CLIENT_TYPE = pa.struct([(key, pa.string()) for key, _ in CLIENT_FIELDS])
 
 
-def parse_clients(values: list[Any]) -> list[pa.Array]:
+def parse_clients(values: Sequence[Any] | pa.Array) -> list[pa.Array]:
     """The Client objects flattened into client__id, client__first_name, ... ({} gives nulls)."""
+    if isinstance(values, pa.StructArray):
+        fields = dict(zip((values.type.field(i).name for i in range(values.type.num_fields)), values.flatten()))
+        return [parse_texts(fields[key]) if key in fields else pa.nulls(len(values), pa.string())
+                for key, _ in CLIENT_FIELDS]
     try:
         clients = pa.array(values, type=_CLIENT_TYPE)
-        return [pc.if_else(pc.equal(field, ""), pa.scalar(None, pa.string()), field) for field in clients.flatten()]
+        return [parse_texts(field) for field in clients.flatten()]
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         objects = [v if isinstance(v, dict) else {} for v in values]
         return [parse_texts([o.get(key) for o in objects]) for key, _ in CLIENT_FIELDS]
@@ -290,15 +313,56 @@ class ParseReport:
     rows_without_key: int = 0
     duplicates: int = 0
 
-    def failed(self, column: str, mask: np.ndarray, values: Sequence[Any]) -> None:
+    def failed(self, column: str, mask: np.ndarray, values: Sequence[Any] | pa.Array) -> None:
         count = int(mask.sum())
         if count:
             self.failures[column] = self.failures.get(column, 0) + count
-            self.examples.setdefault(column, repr(values[int(np.argmax(mask))])[:80])
+            example = values[int(np.argmax(mask))]
+            self.examples.setdefault(column, repr(example.as_py() if isinstance(example, pa.Scalar) else example)[:80])
 
 
 _GET_ALL = operator.itemgetter(*LABELS)
 _NAMING = NamingConvention()
+
+
+@dataclass
+class ArrowPage:
+    """A consolidated-stats page read straight into Arrow: one array per label, in LABELS order."""
+
+    columns: list[pa.Array]
+    has_more: bool | None
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+
+_ARROW_LABEL_TYPES = {"text": pa.string(), "count": pa.int64(), "flag": pa.string(), "timestamp": pa.string()}
+_PAGE_PARSE = pajson.ParseOptions(explicit_schema=pa.schema([pa.field("payload", pa.struct([
+    pa.field("data", pa.list_(pa.struct([pa.field(label, _ARROW_LABEL_TYPES[kind]) for label, _, kind in FIELDS]
+                                        + [pa.field(CLIENT_LABEL, _CLIENT_TYPE)]))),
+    pa.field("hasMore", pa.bool_())]))]))
+
+
+def read_stats_page(body: bytes) -> ArrowPage | Any:
+    """A consolidated-stats answer as an `ArrowPage` when its rows have exactly the documented fields,
+    each of the documented type and none null: Arrow's JSON reader, which runs without the GIL.
+    Otherwise the body decoded as JSON, for the tolerant path (`page_columns`). A body that is not
+    JSON raises ValueError."""
+    try:
+        table = pajson.read_json(io.BytesIO(body), parse_options=_PAGE_PARSE,
+                                 read_options=pajson.ReadOptions(use_threads=False, block_size=len(body) + 1))
+    except pa.ArrowInvalid:  # not JSON, or a value of another type: the tolerant path decides
+        return orjson.loads(body)
+    payload = table.column("payload").combine_chunks() if table.num_rows == 1 else None
+    data = payload.field("data") if payload is not None and not payload.null_count else None
+    if data is None or data.null_count:
+        return orjson.loads(body)
+    rows = data.flatten()
+    names = [rows.type.field(i).name for i in range(rows.type.num_fields)]
+    columns = dict(zip(names, rows.flatten()))
+    if len(names) != len(LABELS) or set(names) != set(LABELS) or any(c.null_count for c in columns.values()):
+        return orjson.loads(body)  # a field added, missing or null: counted and warned about there
+    return ArrowPage([columns[label] for label in LABELS], payload.field("hasMore")[0].as_py())
 
 
 def page_columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Any]:
@@ -321,6 +385,15 @@ def page_columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Any]:
     return columns
 
 
+def _joined(pages: list[list[Any]], index: int) -> Sequence[Any] | pa.Array:
+    """Column `index` over all pages: one Arrow array when every page read as Arrow, else a list."""
+    parts = [page[index] for page in pages if len(page[index])]
+    if parts and all(isinstance(part, pa.Array) for part in parts):
+        return pa.concat_arrays(parts)
+    return list(itertools.chain.from_iterable(
+        part.to_pylist() if isinstance(part, pa.Array) else part for part in parts))
+
+
 def _unknown_columns(pages: list[list[Any]]) -> dict[str, list[Any]]:
     """The values of fields the connector does not know, over all pages (None where a page lacks one)."""
     extras = [page[len(LABELS)] if len(page) > len(LABELS) else {} for page in pages]
@@ -331,13 +404,14 @@ def _unknown_columns(pages: list[list[Any]]) -> dict[str, list[Any]]:
 
 
 def columns_to_table(pages: list[list[Any]], report: ParseReport, numbered: bool = False) -> pa.Table:
-    """Pages of columns (from `page_columns`) as one `email_stats` Arrow table; problems go into `report`.
+    """Pages of columns (`page_columns`, or `ArrowPage.columns`) as one `email_stats` Arrow table;
+    problems go into `report`.
     Fields the connector does not know become text columns, named as dlt names columns.
 
     Rows without a usable key cannot be merged: they are left out and counted. With `numbered`,
     a last column `_row` holds each row's position among the pages' rows.
     """
-    columns = [list(itertools.chain.from_iterable(page[i] for page in pages)) for i in range(len(LABELS))]
+    columns = [_joined(pages, i) for i in range(len(LABELS))]
     arrays: dict[str, pa.Array] = {}
     for (_, column, kind), values in zip(FIELDS, columns):
         if kind == "text":

@@ -192,7 +192,7 @@ def test_unparseable_values_are_loaded_as_null_counted_and_reported(
     real = saleshandy_module.stats_pages
 
     def garbled(*args: Any, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
-        for rows in real(*args, **kwargs):
+        for rows in real(*args, **kwargs, decode=orjson.loads):  # rows as dicts, to garble them
             for row in rows:
                 if row["Recipient Email"] == "tara.adeyemi.0x2@aperture.example" and row["Step Number"] == 1:
                     row.update({"Email Sent At": "Tomorrow at noon", "Open Count": "n/a"})
