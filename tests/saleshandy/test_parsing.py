@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 
 from sandbox.saleshandy import ZoneStyle, js_date
 from sources.saleshandy.helpers import (
+    ArrowPage,
     ParseReport,
+    columns_to_table,
     dedupe_keep_last,
+    page_columns,
     parse_counts,
     parse_day,
     parse_flags,
     parse_js_timestamps,
+    read_stats_page,
     rows_to_table,
     windows,
 )
@@ -165,6 +170,62 @@ def test_dedupe_keeps_the_last_copy_in_order() -> None:
     assert dropped == 1
     assert table.column("step_number").to_pylist() == [3, 2]
     assert table.column("open_count").to_pylist() == [5, 9]
+
+
+def stats_body(rows: list[dict], has_more: bool = True) -> bytes:
+    return orjson.dumps({"message": "Sequence prospects & emails stats fetched successfully",
+                         "payload": {"data": rows, "hasMore": has_more, "nextPageNumber": 2}})
+
+
+def test_a_documented_page_reads_as_arrow_into_the_same_table_as_dicts() -> None:
+    rows = [DOCS_ROW, {**DOCS_ROW, "Step Number": 3, "Client": {}},
+            {**DOCS_ROW, "Step Number": 4, "Email Sent At": "yesterday-ish", "Bounced": "Perhaps",
+             "Recipient name": "", "Last Opened At": "Dec 22 2024 10:15:00 GMT+5:30"}]
+    page = read_stats_page(stats_body(rows, has_more=False))
+    assert isinstance(page, ArrowPage) and len(page) == 3 and page.has_more is False
+    arrow_report, dict_report = ParseReport(), ParseReport()
+    from_arrow = columns_to_table([page.columns], arrow_report)
+    assert from_arrow.equals(rows_to_table(rows, dict_report))
+    assert from_arrow.column("email_sent_at").to_pylist()[2] is None
+    assert arrow_report == dict_report
+    assert arrow_report.failures == {"email_sent_at": 1, "bounced": 1}
+    assert arrow_report.examples["email_sent_at"] == "'yesterday-ish'"
+
+
+@pytest.mark.parametrize("change", [
+    {"Variant": "B"},  # a field the connector does not know
+    {"Open Count": "3"},  # a count as text
+    {"Open Count": 3.0},  # a count as a float
+    {"Sequence Title": 7},  # a number where text belongs
+    {"Replied": None},  # a null
+    {"Client": None},
+])
+def test_a_page_off_the_documented_shape_is_decoded_as_json(change: dict) -> None:
+    body = stats_body([DOCS_ROW, {**DOCS_ROW, **change}])
+    assert read_stats_page(body) == orjson.loads(body)
+
+
+def test_a_page_missing_a_field_or_its_rows_is_decoded_as_json() -> None:
+    missing = stats_body([{k: v for k, v in DOCS_ROW.items() if k != "Deleted"}])
+    assert read_stats_page(missing) == orjson.loads(missing)
+    error = b'{"message":"Something went wrong","payload":{"error":"boom"}}'
+    assert read_stats_page(error) == orjson.loads(error)
+
+
+def test_a_body_cut_short_is_a_value_error() -> None:
+    body = stats_body([DOCS_ROW])
+    with pytest.raises(ValueError):
+        read_stats_page(body[: len(body) // 2])
+
+
+def test_a_batch_of_arrow_and_dict_pages_keeps_every_row_in_order() -> None:
+    arrow = read_stats_page(stats_body([DOCS_ROW, {**DOCS_ROW, "Step Number": 3}]))
+    report = ParseReport()
+    dicts = page_columns([{**DOCS_ROW, "Step Number": 4, "Variant": "B"}], report)
+    table = columns_to_table([arrow.columns, dicts], report)
+    assert table.column("step_number").to_pylist() == [2, 3, 4]
+    assert table.column("variant").to_pylist() == [None, None, "B"]
+    assert report.unknown_fields == {"Variant"}
 
 
 def test_windows_are_at_most_a_year() -> None:
