@@ -51,10 +51,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
-import pendulum
 
 from sandbox.server import Limit, Request, Response, VendorTwin
-from sandbox.world import AUTO_REPLY, DAY, NEVER, Emails, Sequence, World
+from sandbox.world import _COMPANIES, _FIRST, _LAST, AUTO_REPLY, DAY, NEVER, Emails, Sequence, World
 
 STATS_MESSAGE = "Sequence prospects & emails stats fetched successfully"
 SEQUENCES_MESSAGE = "Sequences fetched successfully"
@@ -181,7 +180,8 @@ def _offset_text(offset: int, node_style: bool) -> str:
 
 
 def _cells(texts: list[str], width: int | None = None) -> np.ndarray:
-    """A byte matrix, one row per text, each padded with spaces to a common width."""
+    """A table of cells: one fixed-width byte string (numpy void) per text, padded with spaces to a
+    common width."""
     return _byte_cells([t.encode() for t in texts], width)
 
 
@@ -189,13 +189,29 @@ def _byte_cells(encoded: list[bytes], width: int | None = None) -> np.ndarray:
     packed = np.array(encoded, dtype=f"S{width}" if width else None)
     matrix = packed.view(np.uint8).reshape(len(encoded), packed.dtype.itemsize).copy()
     matrix[matrix == 0] = 32
-    return matrix
+    return _as_cells(matrix)
+
+
+def _as_cells(matrix: np.ndarray) -> np.ndarray:
+    """A byte matrix as a table of cells, one per row."""
+    return np.ascontiguousarray(matrix).view(f"V{matrix.shape[1]}").ravel()
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative integers, as a byte matrix (one row each)."""
+    powers = 10 ** np.arange(width - 1, -1, -1)
+    return (values[:, None] // powers % 10 + ord("0")).astype(np.uint8)
+
+
+def _letters(names: tuple[str, ...]) -> np.ndarray:
+    """Equal-length names as a byte matrix (one row each)."""
+    return np.frombuffer("".join(names).encode(), dtype=np.uint8).reshape(len(names), -1)
 
 
 @lru_cache(maxsize=None)
 def _suffix_cells(style: ZoneStyle) -> np.ndarray:
     """' GMT+5:30 (Asia/Kolkata)"' (closing quote included, padded) per offset interval of the
-    zone, and a last row of spaces for a missing value."""
+    zone, and a last cell of spaces for a missing value."""
     _, offsets, daylight = _transitions(style.zone)
     out = []
     for offset, dst in zip(offsets.tolist(), daylight.tolist()):
@@ -207,25 +223,36 @@ def _suffix_cells(style: ZoneStyle) -> np.ndarray:
 @lru_cache(maxsize=2)
 def _day_cells(wrong_weekday: bool) -> np.ndarray:
     """'"Wed Dec 18 2024 ' (opening quote included) for every local day of the table, and a last
-    row '""' for a missing value."""
-    out = []
-    first = _FIRST_TABLE_DAY.toordinal()
-    for ordinal in range(first, first + _TABLE_DAYS):
-        day = date.fromordinal(ordinal)
-        weekday = (day.weekday() + (1 if wrong_weekday else 0)) % 7
-        out.append(f'"{_WEEKDAYS[weekday]} {_MONTHS[day.month - 1]} {day.day:02d} {day.year} ')
-    return _cells(out + ['""'], 17)
+    cell '""' for a missing value."""
+    days = np.datetime64(_FIRST_TABLE_DAY, "D") + np.arange(_TABLE_DAYS)
+    months = days.astype("datetime64[M]")
+    weekday = (days.astype(np.int64) + 3 + wrong_weekday) % 7  # 1970-01-01 was a Thursday
+    matrix = np.full((_TABLE_DAYS + 1, 17), ord(" "), dtype=np.uint8)
+    matrix[:, 0] = ord('"')
+    matrix[:-1, 1:4] = _letters(_WEEKDAYS)[weekday]
+    matrix[:-1, 5:8] = _letters(_MONTHS)[months.astype(np.int64) % 12]
+    matrix[:-1, 9:11] = _digits((days - months).astype(np.int64) + 1, 2)
+    matrix[:-1, 12:16] = _digits(months.astype("datetime64[Y]").astype(np.int64) + 1970, 4)
+    matrix[-1, 1] = ord('"')
+    return _as_cells(matrix)
 
 
 @lru_cache(maxsize=1)
 def _clock_cells() -> np.ndarray:
-    """'HH:MM:SS' for every second of a day, and a last row of spaces for a missing value."""
-    return _cells([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(DAY)] + [""], 8)
+    """'HH:MM:SS' for every second of a day, and a last cell of spaces for a missing value."""
+    seconds = np.arange(DAY)
+    matrix = np.full((DAY + 1, 8), ord(" "), dtype=np.uint8)
+    matrix[:-1, 0:2] = _digits(seconds // 3600, 2)
+    matrix[:-1, 3:5] = _digits(seconds // 60 % 60, 2)
+    matrix[:-1, 6:8] = _digits(seconds % 60, 2)
+    matrix[:-1, [2, 5]] = ord(":")
+    return _as_cells(matrix)
 
 
 def date_parts(ts: np.ndarray, style: ZoneStyle) -> list[tuple[np.ndarray, np.ndarray]]:
-    """A quoted JavaScript-style date of epoch seconds in the owner's zone, as three gathers: day
-    ('"Wed Dec 18 2024 '), time and offset; a NEVER shows '""' and padding."""
+    """A quoted JavaScript-style date of epoch seconds (an array of any shape) in the owner's zone,
+    as three (cells, index) gathers: day ('"Wed Dec 18 2024 '), time and offset; a NEVER shows '""'
+    and padding."""
     missing = ts >= NEVER
     instants = np.where(missing, 0, ts)
     starts, offsets, _ = _transitions(style.zone)
@@ -240,47 +267,51 @@ def date_parts(ts: np.ndarray, style: ZoneStyle) -> list[tuple[np.ndarray, np.nd
 def js_date(ts: int, style: ZoneStyle) -> str:
     """One date string as the API writes it ("" for NEVER)."""
     rows = _Rows(1)
-    for table, index in date_parts(np.array([ts], dtype=np.int64), style):
-        rows.gather(table, index)
+    for cells, index in date_parts(np.array([ts], dtype=np.int64), style):
+        rows.gather(cells, index)
     return rows.build().tobytes().decode().strip().strip('"')
 
 
 # -- rows ----------------------------------------------------------------------------------------
 
 
-def _mix_many(uid: int, prospects: list[int]) -> list[int]:
+def _mix_many(uid: int, prospects: list[int]) -> np.ndarray:
     """`world._mix(uid, p)` for many prospects (the hash that names a prospect)."""
     base = hashlib.blake2b(int(uid).to_bytes(8, "little", signed=True), digest_size=8)
-    out = []
+    digests = []
     for p in prospects:
         h = base.copy()
         h.update(p.to_bytes(8, "little", signed=True))
-        out.append(int.from_bytes(h.digest(), "little") & (2**63 - 1))
-    return out
+        digests.append(h.digest())
+    return np.frombuffer(b"".join(digests), dtype="<u8") & np.uint64(2**63 - 1)
 
 
 @lru_cache(maxsize=1)
-def _name_tables() -> tuple[list[bytes], list[bytes], list[bytes], np.ndarray]:
-    from sandbox.world import _COMPANIES, _FIRST, _LAST
+def _name_cells() -> np.ndarray:
+    """'"Ada Stone"' for every (first, last) name pair, by first * len(_LAST) + last."""
+    return _cells([f'"{first.title()} {last.title()}"' for first in _FIRST for last in _LAST])
 
-    names = _cells([f'"{first.title()} {last.title()}"' for first in _FIRST for last in _LAST])
-    return [f.encode() for f in _FIRST], [x.encode() for x in _LAST], [c.encode() for c in _COMPANIES], names
+
+@lru_cache(maxsize=64)
+def _email_heads(index: int) -> list[bytes]:
+    """'"ada.stone.3x' for every name pair of sequence `index`, as `_name_cells` orders them."""
+    return [b'"%b.%b.%dx' % (first.encode(), last.encode(), index) for first in _FIRST for last in _LAST]
+
+
+_EMAIL_TAILS = [b'@%b.example"' % company.encode() for company in _COMPANIES]
 
 
 def prospect_parts(seq: Sequence, prospect: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Quoted recipient email and name per row (as a table and a row index each), exactly as
+    """Quoted recipient email and name per row (as cells and an index each), exactly as
     `Sequence.prospect_email` and `prospect_name` make them."""
-    first, last, companies, names = _name_tables()
     unique, inverse = np.unique(prospect, return_inverse=True)
-    h = np.array(_mix_many(seq.uid, unique.tolist()), dtype=np.uint64)
-    f = (h % np.uint64(len(first))).astype(np.intp)
-    x = ((h >> np.uint64(8)) % np.uint64(len(last))).astype(np.intp)
-    c = ((h >> np.uint64(16)) % np.uint64(len(companies))).astype(np.intp)
-    heads = [b'"%b.%b.%dx' % (a, b, seq.index) for a in first for b in last]
-    tails = [b"@%b.example\"" % company for company in companies]
-    emails = [heads[k] + b"%d" % p + tails[j] for k, p, j in zip((f * len(last) + x).tolist(), unique.tolist(),
-                                                                c.tolist())]
-    return [(_byte_cells(emails), inverse), (names, (f * len(last) + x)[inverse])]
+    h = _mix_many(seq.uid, unique.tolist())
+    name = ((h % np.uint64(len(_FIRST))) * np.uint64(len(_LAST)) + (h >> np.uint64(8)) % np.uint64(len(_LAST)))
+    company = (h >> np.uint64(16)) % np.uint64(len(_COMPANIES))
+    heads = _email_heads(seq.index)
+    emails = [heads[k] + b"%d" % p + _EMAIL_TAILS[c]
+              for k, p, c in zip(name.tolist(), unique.tolist(), company.tolist())]
+    return [(_byte_cells(emails), inverse), (_name_cells(), name.astype(np.intp)[inverse])]
 
 
 @lru_cache(maxsize=256)
@@ -299,51 +330,79 @@ def _numbers(values: np.ndarray, as_text: bool = False) -> tuple[np.ndarray, np.
 
 
 class _Rows:
-    """Fixed-width JSON rows: constant text and gathered cells (`table[index]`), side by side.
+    """Fixed-width rows of bytes: constant text and columns of cells, side by side.
 
-    A gather with `where` fills only those rows; the others keep the table's last row.
+    The constant text of every row is laid down first (a template), then each column is copied
+    (`column`) or gathered (`gather`: `cells[index]`) straight into the rows.
     """
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.parts: list[bytes | tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self.template = bytearray()
+        self.columns: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # offset, cells, index
 
     def text(self, value: str) -> None:
-        if self.parts and isinstance(self.parts[-1], bytes):
-            self.parts[-1] += value.encode()
-        else:
-            self.parts.append(value.encode())
+        self.template += value.encode()
 
-    def gather(self, table: np.ndarray, index: np.ndarray, where: np.ndarray | None = None) -> None:
-        self.parts.append((table, index, where))
+    def column(self, cells: np.ndarray) -> None:
+        """One cell per row, in row order."""
+        self.gather(cells, None)
 
-    def gathers(self, parts: list[tuple[np.ndarray, np.ndarray]], rows: np.ndarray) -> None:
-        for table, index in parts:
-            self.gather(table, index[rows])
+    def gather(self, cells: np.ndarray, index: np.ndarray | None) -> None:
+        """`cells[index]`: one of the cells per row."""
+        self.columns.append((len(self.template), cells, index))
+        self.template += b" " * cells.itemsize
 
     def build(self) -> np.ndarray:
-        template, names, formats, offsets = b"", [], [], []
-        for part in self.parts:
-            if isinstance(part, bytes):
-                template += part
-                continue
-            table, _, where = part
-            names.append(f"c{len(names)}")
-            formats.append(f"V{table.shape[1]}")
-            offsets.append(len(template))
-            template += table[-1].tobytes() if where is not None else b" " * table.shape[1]
-        out = np.empty((self.n, len(template)), dtype=np.uint8)
-        out[:] = np.frombuffer(template, dtype=np.uint8)
-        cells = out.view(np.dtype({"names": names, "formats": formats, "offsets": offsets,
-                                   "itemsize": len(template)})).ravel()
-        gathers = [p for p in self.parts if not isinstance(p, bytes)]
-        for name, (table, index, where) in zip(names, gathers):
-            values = table.view(f"V{table.shape[1]}").ravel()
-            if where is None:
-                np.take(values, index, out=cells[name], mode="clip")
+        """The rows, as a byte matrix (one row each)."""
+        width = len(self.template)
+        out = np.empty((self.n, width), dtype=np.uint8)
+        out[:] = np.frombuffer(self.template, dtype=np.uint8)
+        for offset, cells, index in self.columns:
+            column = np.ndarray((self.n,), dtype=cells.dtype, buffer=out, offset=offset, strides=(width,))
+            if index is None:
+                column[:] = cells
             else:
-                cells[name][where] = values[index]
+                np.take(cells, index, out=column, mode="clip")
         return out
+
+    def cells(self) -> np.ndarray:
+        """The rows as cells (one per row), to be a column of wider rows."""
+        return _as_cells(self.build())
+
+
+def _block_columns(seq: Sequence, emails: Emails, replied_at: np.ndarray, extra_field: bool,
+                   ) -> dict[str, np.ndarray]:
+    """The block's values that are cells of a fixed width, one per row (in the block's order)."""
+    style = zone_style(seq)
+    dates = date_parts(np.stack((emails.sent_ts, emails.open_ts, replied_at, emails.click_ts, emails.bounce_ts)),
+                       style)  # one call for the five columns
+    columns = {}
+    for k, name in enumerate(("sent", "opened_at", "replied_at", "clicked_at", "bounced_at")):
+        rows = _Rows(len(emails))
+        for cells, index in dates:
+            rows.gather(cells, index[k])
+        columns[name] = rows.cells()
+    (email_cells, email_index), (name_cells, name_index) = prospect_parts(seq, emails.prospect)
+    people = _Rows(len(emails))
+    people.gather(email_cells, email_index)
+    people.text(',"Recipient name":')
+    people.gather(name_cells, name_index)
+    columns["people"] = people.cells()
+    replied = np.flatnonzero(emails.reply_ts < NEVER)
+    conversation_cells = _cells([f'"{c}"' for c in conversation_ids(seq, emails.prospect[replied],
+                                                                     emails.step[replied])] or ['""'])
+    conversation = np.zeros(len(emails), dtype=np.intp)
+    conversation[replied] = np.arange(len(replied))
+    columns["conversation"] = conversation_cells[conversation]
+    columns["sentiment"] = _quoted(_SENTIMENTS)[emails.sentiment]
+    columns["link"] = _quoted(tuple(link_of(seq, k) for k in range(len(seq.steps))))[emails.step]
+    yes_no = _quoted(("Yes", "No"))
+    columns["unsubscribed"] = yes_no[(emails.unsub_ts >= NEVER).astype(np.intp)]
+    columns["deleted"] = yes_no[(~is_deleted(emails.prospect)).astype(np.intp)]
+    if extra_field:
+        columns["variant"] = _quoted(tuple(chr(65 + v) for v in range(26)))[emails.variant]
+    return columns
 
 
 def render_block(seq: Sequence, emails: Emails, extra_field: bool = False, changed_type: bool = False,
@@ -352,81 +411,72 @@ def render_block(seq: Sequence, emails: Emails, extra_field: bool = False, chang
 
     Rows are grouped by which optional values they have (opened, replied, reply time, clicked,
     bounced), in a stable order; within a group every row has the same width, values padded with
-    spaces outside the quotes (JSON whitespace), so a page is a few contiguous slices.
+    spaces outside the quotes (JSON whitespace), so a page is a few contiguous slices. The block is
+    put in that order first, so that each group's rows are a slice of every column: the values of
+    a fixed width (dates, names, ...) are made once per block, numbers (as wide as the group's
+    largest) per group.
     """
-    style = zone_style(seq)
-    step = emails.step
     replied_at = np.where(emails.reply_kind == AUTO_REPLY, NEVER, emails.reply_ts)  # the docs' example
-    optional = (emails.open_ts < NEVER, emails.reply_ts < NEVER, replied_at < NEVER,
-                emails.click_ts < NEVER, emails.bounce_ts < NEVER)
-    pattern = sum(flag.astype(np.int64) << bit for bit, flag in enumerate(optional))
+    present = np.stack((emails.open_ts, emails.reply_ts, replied_at, emails.click_ts, emails.bounce_ts)) < NEVER
+    pattern = (present.astype(np.int64) << np.arange(len(present))[:, None]).sum(axis=0)
     order = np.argsort(pattern, kind="stable")
-    sent, opened_at, answered_at, clicked_at, bounced_at = (
-        date_parts(ts, style) for ts in (emails.sent_ts, emails.open_ts, replied_at, emails.click_ts,
-                                         emails.bounce_ts))
-    people = prospect_parts(seq, emails.prospect)
-    replied_rows = np.flatnonzero(optional[1])
-    conversations = np.zeros(len(emails), dtype=np.intp)
-    conversations[replied_rows] = np.arange(len(replied_rows))
-    conversation_cells = _cells([f'"{c}"' for c in conversation_ids(seq, emails.prospect[replied_rows],
-                                                                     step[replied_rows])] or ['""'])
-    unsubscribed, deleted = emails.unsub_ts < NEVER, is_deleted(emails.prospect)
-    yes_no = _quoted(("Yes", "No"))  # the last row is a gather's default
+    emails, replied_at, present, pattern = emails.take(order), replied_at[order], present[:, order], pattern[order]
+    columns = _block_columns(seq, emails, replied_at, extra_field)
     head = "{%s:%s,%s:%s" % (_q("Sequence Title"), _q(seq.name), _q("Sequence Owner"), _q(seq.owner_name))
+    sender = ',"Sender Email":%s,"Recipient Email":' % _q(seq.owner_email)
     tail = ',"Sequence Id":%s,"Client":%s' % (_q(sequence_id(seq)), orjson.dumps(client_of(seq)).decode())
-    links = _quoted(tuple(link_of(seq, k) for k in range(len(seq.steps))))
+    bounds = [0, *(np.flatnonzero(np.diff(pattern)) + 1).tolist(), len(pattern)]
     segments = []
-    for rows in np.split(order, np.flatnonzero(np.diff(pattern[order])) + 1):
-        opened, replied, has_replied_at, clicked, bounced = (bool(flag[rows[0]]) for flag in optional)
-        out = _Rows(len(rows))
+    for first, stop in zip(bounds[:-1], bounds[1:]):
+        rows = slice(first, stop)
+        opened, replied, has_replied_at, clicked, bounced = present[:, first].tolist()
+        out = _Rows(stop - first)
         out.text(head + ',"Step Number":')
-        out.gather(*_numbers(step[rows] + 1))
-        out.text(',"Sender Email":%s,"Recipient Email":' % _q(seq.owner_email))
-        out.gathers(people[:1], rows)
-        out.text(',"Recipient name":')
-        out.gathers(people[1:], rows)
+        out.gather(*_numbers(emails.step[rows] + 1))
+        out.text(sender)
+        out.column(columns["people"][rows])
         out.text(',"Email Sent At":')
-        out.gathers(sent, rows)
+        out.column(columns["sent"][rows])
         out.text(',"Open Count":')
         if opened:
             out.gather(*_numbers(emails.open_count[rows], changed_type))
             out.text(',"Last Opened At":')
-            out.gathers(opened_at, rows)
+            out.column(columns["opened_at"][rows])
         else:
             out.text('"0"' if changed_type else "0")
             out.text(',"Last Opened At":""')
         out.text(',"Replied":%s,"Replied At":' % ('"Yes"' if replied else '"No"'))
-        out.gathers(answered_at, rows) if has_replied_at else out.text('""')
+        out.column(columns["replied_at"][rows]) if has_replied_at else out.text('""')
         out.text(',"Conversation Id":')
         if replied:
-            out.gather(conversation_cells, conversations[rows])
+            out.column(columns["conversation"][rows])
             out.text(',"Current Sentiment":')
-            out.gather(_quoted(_SENTIMENTS), emails.sentiment[rows])
+            out.column(columns["sentiment"][rows])
         else:
             out.text('"","Current Sentiment":""')
         out.text(',"Click Count":')
         if clicked:
             out.gather(*_numbers(emails.click_count[rows]))
             out.text(',"Last Clicked At":')
-            out.gathers(clicked_at, rows)
+            out.column(columns["clicked_at"][rows])
             out.text(',"Last Link Clicked":')
-            out.gather(links, step[rows])
+            out.column(columns["link"][rows])
         else:
             out.text('0,"Last Clicked At":"","Last Link Clicked":""')
         out.text(',"Bounced":')
         if bounced:
             out.text('"Yes","Bounced At":')
-            out.gathers(bounced_at, rows)
+            out.column(columns["bounced_at"][rows])
         else:
             out.text('"No","Bounced At":""')
-        for name, flags in (("Unsubscribed", unsubscribed[rows]), ("Deleted", deleted[rows])):
-            out.text(f',"{name}":')
-            where = np.flatnonzero(flags)
-            out.gather(yes_no, np.zeros(len(where), dtype=np.intp), where)
+        out.text(',"Unsubscribed":')
+        out.column(columns["unsubscribed"][rows])
+        out.text(',"Deleted":')
+        out.column(columns["deleted"][rows])
         out.text(tail)
         if extra_field:
             out.text(f',"{EXTRA_FIELD}":')
-            out.gather(_quoted(tuple(chr(65 + v) for v in range(26))), emails.variant[rows])
+            out.column(columns["variant"][rows])
         out.text("},")
         segments.append(out.build())
     return segments
@@ -548,7 +598,11 @@ def _parse_day(value: Any) -> date | None:
 
 
 def _years_later(day: date, years: int) -> date:
-    return pendulum.Date(day.year, day.month, day.day).add(years=years)
+    """The same day `years` later (earlier when negative); 29 February becomes the 28th, as in pendulum."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 class SaleshandyTwin(VendorTwin):
@@ -635,7 +689,7 @@ class SaleshandyTwin(VendorTwin):
             body = request.json()
         except ValueError:
             return self.error(400, "Request body must be valid JSON")
-        problem = validate_stats_body(body, self.world.today)
+        problem = validate_stats_body(body, datetime.fromtimestamp(self.world.now, timezone.utc).date())
         if problem:
             return self.error(400, problem)
         page_num, page_limit = body["pageNum"], body["pageLimit"]
