@@ -250,21 +250,25 @@ class VendorClient:
         return result
 
     def fan_out(self, call: Callable[[T], R], items: Iterable[T], max_in_flight: int | None = None,
-                ) -> Iterator[tuple[T, R]]:
+                ahead: int | None = None) -> Iterator[tuple[T, R]]:
         """Call `call(item)` for every item with up to `max_in_flight` in flight; yield in item order.
 
-        Memory stays flat: only a window of results is held. The first error cancels the rest and
-        is raised. When `items` has a length, it counts as planned work in `stats` (for progress).
+        Memory stays flat: only a window of `ahead` items (default twice `max_in_flight`) is asked
+        for beyond the one being yielded; a larger window keeps the requests going while the
+        consumer is busy. The first error cancels the rest and is raised. When `items` has a
+        length, it counts as planned work in `stats` (for progress).
         """
         counted = isinstance(items, Sized)
         if counted:
             self.stats.add(planned=len(items))
-        for item, result in self._in_order(call, items, max(1, max_in_flight or self.settings.max_concurrency)):
+        width = max(1, max_in_flight or self.settings.max_concurrency)
+        for item, result in self._in_order(call, items, width, max(width, ahead or 2 * width)):
             if counted:
                 self.stats.add(planned_done=1)
             yield item, result
 
-    def _in_order(self, call: Callable[[T], R], items: Iterable[T], width: int) -> Iterator[tuple[T, R]]:
+    def _in_order(self, call: Callable[[T], R], items: Iterable[T], width: int, ahead: int,
+                  ) -> Iterator[tuple[T, R]]:
         if width == 1:
             for item in items:
                 yield item, call(item)
@@ -274,7 +278,7 @@ class VendorClient:
         try:
             for item in items:
                 window.append((item, executor.submit(call, item)))
-                if len(window) >= width * 2:
+                if len(window) >= ahead:
                     head, future = window.pop(0)
                     yield head, future.result()
             for head, future in window:

@@ -203,8 +203,9 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
     `ArrowPage` where `decode` (by default `read_stats_page`) read the page as Arrow, else the rows
     as dicts.
 
-    Page 1 is read alone; when more follow, the next pages are requested `in_flight` at a time
-    ahead of the one being handed out, until one says hasMore = false or comes back short. Pages
+    Page 1 is read alone; when more follow, the next pages are requested `in_flight` at a time, up
+    to a batch's worth ahead of the one being handed out, until one says hasMore = false or comes
+    back short. Pages
     past that one are no longer requested (at most `in_flight - 1` were already on their way).
     """
     body = {"sequenceIds": sequence_ids, "startDate": first.isoformat(), "endDate": last.isoformat(),
@@ -239,7 +240,9 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
     yield rows
     if not more:
         return
-    ahead = client.fan_out(fetch, page_numbers(), max_in_flight=in_flight)
+    # a batch's worth of pages queued ahead, so that the requests go on while a batch is parsed
+    ahead = client.fan_out(fetch, page_numbers(), max_in_flight=in_flight,
+                           ahead=max(2 * in_flight, BATCH_ROWS // page_size))
     try:
         for _, (rows, more) in ahead:
             yield rows
