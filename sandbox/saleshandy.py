@@ -703,7 +703,7 @@ class SaleshandyTwin(VendorTwin):
             pieces[-1] = pieces[-1][:-1]  # the last row's comma
         tail = b'],"hasMore":%s,"nextPageNumber":%d}}' % (b"true" if has_more else b"false",
                                                         page_num + 1 if has_more else page_num)
-        body = b"".join([b'{"message":"%s","payload":{"data":[' % STATS_MESSAGE.encode(), *pieces, tail])
+        body = [b'{"message":"%s","payload":{"data":[' % STATS_MESSAGE.encode(), *pieces, tail]
         return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
 
     def _query(self, ids: list[str], start: date, end: date) -> _Query:

@@ -81,9 +81,29 @@ class Request:
 
 @dataclass
 class Response:
+    """An answer. Its content is the body, as bytes or as a list of buffers (bytes, 1-D numpy byte
+    arrays) that are written to the socket one after another, never joined into one copy unless
+    `body` is read."""
+
     status: int
-    body: bytes = b""
+    content: bytes | list[Any] = b""
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def body(self) -> bytes:
+        """The whole body (joined once, when the content is a list)."""
+        if not isinstance(self.content, bytes):
+            self.content = b"".join(self.content)
+        return self.content
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        self.content = value
+
+    def chunks(self) -> list[memoryview]:
+        """The body as byte views, in order."""
+        pieces = [self.content] if isinstance(self.content, bytes) else self.content
+        return [memoryview(piece) for piece in pieces]
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None,
@@ -300,6 +320,21 @@ _HTML_PAGE = (b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>
               b"<body><h1>Bad Gateway</h1><p>The upstream server is temporarily unavailable.</p></body></html>")
 
 
+def _send_all(connection: socket.socket, chunks: list[memoryview]) -> None:
+    """Send every chunk, in order, with one system call when the kernel takes them all at once."""
+    chunks = [c for c in chunks if c.nbytes]
+    while chunks:
+        sent = connection.sendmsg(chunks[:_IOV_MAX])
+        while sent:
+            if sent >= chunks[0].nbytes:
+                sent -= chunks.pop(0).nbytes
+            else:
+                chunks[0], sent = chunks[0][sent:], 0
+
+
+_IOV_MAX = 1024  # buffers per sendmsg call (Linux's limit)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
@@ -333,21 +368,22 @@ def _make_handler(server: TwinServer) -> type[BaseHTTPRequestHandler]:
                 return
             if fault == "timeout":
                 time.sleep(server.faults.timeout_seconds)
-            payload = response.body
-            if fault == "malformed":  # a complete answer whose body is not JSON: its first half
-                payload = payload[: len(payload) // 2]
+            chunks = response.chunks()
+            length = sum(chunk.nbytes for chunk in chunks)
+            if fault in ("malformed", "truncate"):  # only the body's first half is sent
+                chunks = [memoryview(b"".join(chunks))[: length // 2]]
+                if fault == "malformed":  # a complete answer whose body is not JSON
+                    length = chunks[0].nbytes
             try:
                 self.send_response(response.status, _REASONS.get(response.status))
                 for name, value in response.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
+                _send_all(self.connection, chunks)
                 if fault == "truncate":
-                    self.wfile.write(payload[: len(payload) // 2])
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
                 self.close_connection = True
 
