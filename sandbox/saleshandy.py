@@ -249,27 +249,26 @@ def _clock_cells() -> np.ndarray:
     return _as_cells(matrix)
 
 
-def date_parts(ts: np.ndarray, style: ZoneStyle) -> list[tuple[np.ndarray, np.ndarray]]:
-    """A quoted JavaScript-style date of epoch seconds (an array of any shape) in the owner's zone,
-    as three (cells, index) gathers: day ('"Wed Dec 18 2024 '), time and offset; a NEVER shows '""'
-    and padding."""
+def date_cells(ts: np.ndarray, style: ZoneStyle) -> np.ndarray:
+    """Quoted JavaScript-style dates of epoch seconds in the owner's zone, as cells: a day
+    ('"Wed Dec 18 2024 '), a time and an offset each, gathered from tables; a NEVER shows '""' and
+    padding."""
     missing = ts >= NEVER
     instants = np.where(missing, 0, ts)
     starts, offsets, _ = _transitions(style.zone)
     interval = np.searchsorted(starts, instants, side="right") - 1
     local = instants + offsets[interval]
     day = np.minimum(local // DAY - (_FIRST_TABLE_DAY.toordinal() - _EPOCH_ORDINAL), _TABLE_DAYS - 1)
-    return [(_day_cells(style.wrong_weekday), np.where(missing, _TABLE_DAYS, day)),
-            (_clock_cells(), np.where(missing, DAY, local % DAY)),
-            (_suffix_cells(style), np.where(missing, len(starts), interval))]
+    rows = _Rows(len(ts))
+    rows.gather(_day_cells(style.wrong_weekday), np.where(missing, _TABLE_DAYS, day))
+    rows.gather(_clock_cells(), np.where(missing, DAY, local % DAY))
+    rows.gather(_suffix_cells(style), np.where(missing, len(starts), interval))
+    return rows.cells()
 
 
 def js_date(ts: int, style: ZoneStyle) -> str:
     """One date string as the API writes it ("" for NEVER)."""
-    rows = _Rows(1)
-    for cells, index in date_parts(np.array([ts], dtype=np.int64), style):
-        rows.gather(cells, index)
-    return rows.build().tobytes().decode().strip().strip('"')
+    return date_cells(np.array([ts], dtype=np.int64), style)[0].tobytes().decode().strip().strip('"')
 
 
 # -- rows ----------------------------------------------------------------------------------------
@@ -293,12 +292,11 @@ def _name_cells() -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _email_heads(index: int) -> list[bytes]:
-    """'"ada.stone.3x' for every name pair of sequence `index`, as `_name_cells` orders them."""
-    return [b'"%b.%b.%dx' % (first.encode(), last.encode(), index) for first in _FIRST for last in _LAST]
-
-
-_EMAIL_TAILS = [b'@%b.example"' % company.encode() for company in _COMPANIES]
+def _email_templates(index: int) -> list[bytes]:
+    """'"ada.stone.3x%d@acme.example"' for every name pair and company of sequence `index`, by
+    name pair (as `_name_cells` orders them) * len(_COMPANIES) + company."""
+    return [b'"%b.%b.%dx%%d@%b.example"' % (first.encode(), last.encode(), index, company.encode())
+            for first in _FIRST for last in _LAST for company in _COMPANIES]
 
 
 def prospect_parts(seq: Sequence, prospect: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -308,9 +306,9 @@ def prospect_parts(seq: Sequence, prospect: np.ndarray) -> list[tuple[np.ndarray
     h = _mix_many(seq.uid, unique.tolist())
     name = ((h % np.uint64(len(_FIRST))) * np.uint64(len(_LAST)) + (h >> np.uint64(8)) % np.uint64(len(_LAST)))
     company = (h >> np.uint64(16)) % np.uint64(len(_COMPANIES))
-    heads = _email_heads(seq.index)
-    emails = [heads[k] + b"%d" % p + _EMAIL_TAILS[c]
-              for k, p, c in zip(name.tolist(), unique.tolist(), company.tolist())]
+    templates = _email_templates(seq.index)
+    emails = [templates[t] % p for t, p in zip((name * np.uint64(len(_COMPANIES)) + company).tolist(),
+                                                unique.tolist())]
     return [(_byte_cells(emails), inverse), (_name_cells(), name.astype(np.intp)[inverse])]
 
 
@@ -371,30 +369,42 @@ class _Rows:
         return _as_cells(self.build())
 
 
-def _block_columns(seq: Sequence, emails: Emails, replied_at: np.ndarray, extra_field: bool,
-                   ) -> dict[str, np.ndarray]:
-    """The block's values that are cells of a fixed width, one per row (in the block's order)."""
-    style = zone_style(seq)
-    dates = date_parts(np.stack((emails.sent_ts, emails.open_ts, replied_at, emails.click_ts, emails.bounce_ts)),
-                       style)  # one call for the five columns
-    columns = {}
-    for k, name in enumerate(("sent", "opened_at", "replied_at", "clicked_at", "bounced_at")):
-        rows = _Rows(len(emails))
-        for cells, index in dates:
-            rows.gather(cells, index[k])
-        columns[name] = rows.cells()
+class _Sparse:
+    """A column's cells for only the rows that have a value, in the block's order. Sliced by a group
+    of rows that all have one, it gives their cells."""
+
+    def __init__(self, cells: np.ndarray, has: np.ndarray) -> None:
+        self.cells = cells
+        self.before = np.cumsum(has) - has  # how many rows before each one have a value
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start = int(self.before[rows.start])
+        return self.cells[start:start + rows.stop - rows.start]
+
+
+def _block_columns(seq: Sequence, emails: Emails, replied_at: np.ndarray, present: np.ndarray,
+                   extra_field: bool) -> dict[str, np.ndarray | _Sparse]:
+    """The block's values that are cells of a fixed width, by row (in the block's order); optional
+    dates and conversation ids only for the rows that have them."""
+    optional = {"opened_at": (emails.open_ts, present[0]), "replied_at": (replied_at, present[2]),
+                "clicked_at": (emails.click_ts, present[3]), "bounced_at": (emails.bounce_ts, present[4])}
+    dates = date_cells(np.concatenate([emails.sent_ts, *(ts[has] for ts, has in optional.values())]),
+                       zone_style(seq))  # one pass for the five date columns
+    columns: dict[str, np.ndarray | _Sparse] = {"sent": dates[:len(emails)]}
+    start = len(emails)
+    for name, (_, has) in optional.items():
+        count = int(has.sum())
+        columns[name] = _Sparse(dates[start:start + count], has)
+        start += count
     (email_cells, email_index), (name_cells, name_index) = prospect_parts(seq, emails.prospect)
     people = _Rows(len(emails))
     people.gather(email_cells, email_index)
     people.text(',"Recipient name":')
     people.gather(name_cells, name_index)
     columns["people"] = people.cells()
-    replied = np.flatnonzero(emails.reply_ts < NEVER)
-    conversation_cells = _cells([f'"{c}"' for c in conversation_ids(seq, emails.prospect[replied],
-                                                                     emails.step[replied])] or ['""'])
-    conversation = np.zeros(len(emails), dtype=np.intp)
-    conversation[replied] = np.arange(len(replied))
-    columns["conversation"] = conversation_cells[conversation]
+    replied = present[1]
+    conversations = conversation_ids(seq, emails.prospect[replied], emails.step[replied])
+    columns["conversation"] = _Sparse(_cells([f'"{c}"' for c in conversations] or ['""']), replied)
     columns["sentiment"] = _quoted(_SENTIMENTS)[emails.sentiment]
     columns["link"] = _quoted(tuple(link_of(seq, k) for k in range(len(seq.steps))))[emails.step]
     yes_no = _quoted(("Yes", "No"))
@@ -421,7 +431,7 @@ def render_block(seq: Sequence, emails: Emails, extra_field: bool = False, chang
     pattern = (present.astype(np.int64) << np.arange(len(present))[:, None]).sum(axis=0)
     order = np.argsort(pattern, kind="stable")
     emails, replied_at, present, pattern = emails.take(order), replied_at[order], present[:, order], pattern[order]
-    columns = _block_columns(seq, emails, replied_at, extra_field)
+    columns = _block_columns(seq, emails, replied_at, present, extra_field)
     head = "{%s:%s,%s:%s" % (_q("Sequence Title"), _q(seq.name), _q("Sequence Owner"), _q(seq.owner_name))
     sender = ',"Sender Email":%s,"Recipient Email":' % _q(seq.owner_email)
     tail = ',"Sequence Id":%s,"Client":%s' % (_q(sequence_id(seq)), orjson.dumps(client_of(seq)).decode())
