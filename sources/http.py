@@ -85,8 +85,10 @@ class HttpSettings:
 
     Every window is widened by `window_margin` (a share), so that jitter in when requests arrive
     never tips the vendor's own count over. When the shortest window is a second or less, requests
-    are also spaced evenly at the tightest rate: a sliding window allows a whole window's requests
-    in one burst, and bursts at a window's edge are what jitter turns into 429s.
+    are instead spaced evenly at the tightest average rate, which keeps every window: a sliding
+    window allows a whole window's requests in one burst, and bursts at a window's edge are what
+    jitter turns into 429s. Longer windows (per minute, per hour) allow bursts, through a
+    sliding-window limiter.
     """
 
     rate_limits: tuple[tuple[int, float], ...]
@@ -96,7 +98,7 @@ class HttpSettings:
     backoff_max: float = 60.0
     max_retry_after: float = 3600.0  # a longer wait asked by the vendor is cut to this
     max_concurrency: int = 1
-    window_margin: float = 0.02  # share added to every rate window (0.02: 2 % under the vendor's limits)
+    window_margin: float = 0.01  # share added to every rate window (0.01: 1 % under the vendor's limits)
 
     @property
     def pace_interval(self) -> float:
@@ -186,9 +188,11 @@ class VendorClient:
         self.settings = settings
         self.stats = RequestStats()
         self._key = str(api_key).strip()
-        self._limiter = Limiter(_rates(settings), buffer_ms=1)  # the default 50 ms oversleeps every blocked acquire
+        # evenly paced requests keep every window by themselves: a limiter on the same rates would only
+        # add stalls where its clock and the pacer's disagree by a millisecond
+        self._limiter = None if settings.pace_interval else Limiter(_rates(settings), buffer_ms=1)
         self._resume_at = 0.0
-        self._next_slot = 0.0
+        self._last_slot = 0.0
         self._pause_lock = threading.Lock()
         pool = max(settings.max_concurrency, 1)
         self._http = httpx.Client(
@@ -292,7 +296,8 @@ class VendorClient:
         self._wait_for_pause()
         started = time.monotonic()
         self._wait_for_slot()
-        self._limiter.try_acquire(self.vendor.name, blocking=True)
+        if self._limiter is not None:
+            self._limiter.try_acquire(self.vendor.name, blocking=True)
         self.stats.add(requests=1, limiter_wait_s=time.monotonic() - started)
         try:
             response = self._http.request(method, path, params=params, json=json)
@@ -375,16 +380,24 @@ class VendorClient:
             self._resume_at = resume_at
 
     def _wait_for_slot(self) -> None:
-        """Keep evenly paced requests apart by the settings' pace interval (across all threads)."""
+        """Send evenly paced requests on a grid the settings' pace interval apart (across all threads).
+
+        Each request takes the next grid slot that has not passed. A thread that wakes a little late
+        keeps the grid (no drift); one that wakes a whole interval late (its process was busy)
+        starts the grid afresh from now instead of making up for lost time: requests sent right
+        behind one another would crowd the vendor's window.
+        """
         interval = self.settings.pace_interval
         if not interval:
             return
-        with self._pause_lock:
-            now = time.monotonic()
-            slot = max(self._next_slot, now)
-            self._next_slot = slot + interval
-        if slot > now:
-            time.sleep(slot - now)
+        while True:
+            with self._pause_lock:
+                now = time.monotonic()
+                due = self._last_slot + interval
+                if now >= due:
+                    self._last_slot = due if now - due < interval else now
+                    return
+            time.sleep(due - now)
 
     def _wait_for_pause(self) -> None:
         delay = self._resume_at - time.monotonic()

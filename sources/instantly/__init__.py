@@ -22,6 +22,7 @@ from sources.notes import RunNotes
 
 from .helpers import CampaignDirectory, batched, created_day, daily_rows, days_between, parse_day, run_range, step_rows
 from .settings import (
+    ANSWERS_AHEAD,
     CAMPAIGN_COLUMNS,
     DAILY_ANALYTICS_PATH,
     DAILY_COLUMNS,
@@ -119,7 +120,7 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
         return client.get(DAILY_ANALYTICS_PATH, params={
             "campaign_id": campaign_id, "start_date": first.isoformat(), "end_date": last.isoformat()})
 
-    answers = client.fan_out(fetch, ids)
+    answers = client.fan_out(fetch, ids, ahead=ANSWERS_AHEAD)
     yield from batched((row for campaign_id, answer in answers for row in daily_rows(campaign_id, answer, notes)),
                        ROW_BATCH)
     _finish(state, last)
@@ -148,7 +149,7 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
             "campaign_id": campaign_id, "start_date": day.isoformat(), "end_date": day.isoformat(),
             "include_opportunities_count": "true"})
 
-    answers = client.fan_out(fetch, tasks, max_in_flight=max_concurrency)
+    answers = client.fan_out(fetch, tasks, max_in_flight=max_concurrency, ahead=ANSWERS_AHEAD)
     yield from batched((row for (campaign_id, day), answer in answers
                         for row in step_rows(campaign_id, day, answer, notes)), ROW_BATCH)
     _finish(state, last)

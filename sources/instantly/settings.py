@@ -14,6 +14,7 @@ DEFAULT_MAX_CONCURRENCY = 20  # with ~100 ms per request, 10-15 in flight alread
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_ATTEMPTS = 6
 ROW_BATCH = 5000  # rows per item yielded to dlt
+ANSWERS_AHEAD = 200  # answers (a few rows each) fetched ahead, so that handing a batch to dlt never stalls requests
 
 # The key of rows Instantly could not tie to a step or variant (null or "null" in the API).
 # Real steps are 1-based (0-based in some readings of the docs) and real variants are letters,
