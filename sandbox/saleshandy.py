@@ -428,8 +428,9 @@ def render_block(seq: Sequence, emails: Emails, extra_field: bool = False, chang
     """
     replied_at = np.where(emails.reply_kind == AUTO_REPLY, NEVER, emails.reply_ts)  # the docs' example
     present = np.stack((emails.open_ts, emails.reply_ts, replied_at, emails.click_ts, emails.bounce_ts)) < NEVER
-    pattern = (present.astype(np.int64) << np.arange(len(present))[:, None]).sum(axis=0)
-    order = np.argsort(pattern, kind="stable")
+    bits = np.arange(len(present), dtype=np.uint8)[:, None]
+    pattern = (present.astype(np.uint8) << bits).sum(axis=0, dtype=np.uint8)
+    order = np.argsort(pattern, kind="stable")  # a radix sort, for bytes
     emails, replied_at, present, pattern = emails.take(order), replied_at[order], present[:, order], pattern[order]
     columns = _block_columns(seq, emails, replied_at, present, extra_field)
     head = "{%s:%s,%s:%s" % (_q("Sequence Title"), _q(seq.name), _q("Sequence Owner"), _q(seq.owner_name))
