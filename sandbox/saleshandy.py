@@ -29,7 +29,9 @@ index (rows per block, found as the blocks are first made) places any page, and 
 blocks are kept rendered, so consecutive pages cost a slice. Rows are rendered column-wise with
 numpy as fixed-width byte matrices (values padded with JSON whitespace outside the quotes):
 precomputed day prefixes ("Wed Dec 18 2024 "), HH:MM:SS strings and per-zone offset suffixes are
-gathered, never formatted per row. Memory stays flat in the number of rows.
+gathered, never formatted per row; a block's fixed-width values (dates, names, flags) are made
+once, and each group of its rows copies their slices. A page goes out as views of the rendered
+rows, never joined into one copy. Memory stays flat in the number of rows.
 
 The ground truth (`truth_email_stats`, `truth_sequences`) gives the same rows already parsed
 (UTC instants, booleans, None) under the connector's column names, computed straight from the
