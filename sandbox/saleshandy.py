@@ -346,10 +346,13 @@ class _Rows:
 
     def column(self, cells: np.ndarray) -> None:
         """One cell per row, in row order."""
-        self.gather(cells, None)
+        self._place(cells, None)
 
-    def gather(self, cells: np.ndarray, index: np.ndarray | None) -> None:
+    def gather(self, cells: np.ndarray, index: np.ndarray) -> None:
         """`cells[index]`: one of the cells per row."""
+        self._place(cells, index)
+
+    def _place(self, cells: np.ndarray, index: np.ndarray | None) -> None:
         self.columns.append((len(self.template), cells, index))
         self.template += b" " * cells.itemsize
 
@@ -387,7 +390,8 @@ class _Sparse:
 def _block_columns(seq: Sequence, emails: Emails, replied_at: np.ndarray, present: np.ndarray,
                    extra_field: bool) -> dict[str, np.ndarray | _Sparse]:
     """The block's values that are cells of a fixed width, by row (in the block's order); optional
-    dates and conversation ids only for the rows that have them."""
+    dates and conversation ids only for the rows that have them. `present` flags, by row, whether
+    an email was opened, replied to, has a reply time, was clicked, bounced."""
     optional = {"opened_at": (emails.open_ts, present[0]), "replied_at": (replied_at, present[2]),
                 "clicked_at": (emails.click_ts, present[3]), "bounced_at": (emails.bounce_ts, present[4])}
     dates = date_cells(np.concatenate([emails.sent_ts, *(ts[has] for ts, has in optional.values())]),
