@@ -287,7 +287,12 @@ class TwinServer:
             return wait
 
     def answer(self, request: Request, entry: LoggedRequest) -> tuple[Response, str | None]:
-        """The response to a request, and the fault to apply to its delivery."""
+        """The response to a request, and the fault to apply to its delivery.
+
+        The rate limits count a request when it arrives, as a vendor's gateway does, not after the
+        added latency: otherwise this process's own scheduling would move requests between windows.
+        """
+        wait = self._throttle(request.path) if self.twin.authenticate(request) is None else 0.0
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
         fault = self._next_fault()
@@ -302,7 +307,6 @@ class TwinServer:
         refusal = self.twin.authenticate(request)
         if refusal is not None:
             return refusal, fault
-        wait = self._throttle(request.path)
         if wait > 0:
             entry.fault = entry.fault or "throttled"
             return self.twin.rate_limited(wait), None
