@@ -98,7 +98,7 @@ class HttpSettings:
     backoff_max: float = 60.0
     max_retry_after: float = 3600.0  # a longer wait asked by the vendor is cut to this
     max_concurrency: int = 1
-    window_margin: float = 0.01  # share added to every rate window (0.01: 1 % under the vendor's limits)
+    window_margin: float = 0.02  # share added to every rate window (0.02: 2 % under the vendor's limits)
 
     @property
     def pace_interval(self) -> float:
@@ -383,9 +383,10 @@ class VendorClient:
         """Send evenly paced requests on a grid the settings' pace interval apart (across all threads).
 
         Each request takes the next grid slot that has not passed. A thread that wakes a little late
-        keeps the grid (no drift); one that wakes a whole interval late (its process was busy)
-        starts the grid afresh from now instead of making up for lost time: requests sent right
-        behind one another would crowd the vendor's window.
+        keeps the grid (no drift); one that wakes half an interval late or more (its process was
+        busy) starts the grid afresh from now instead of making up for lost time: requests sent
+        right behind one another would crowd the vendor's window. So any window of the vendor's
+        length sees at most its limit, counted as the requests go out.
         """
         interval = self.settings.pace_interval
         if not interval:
@@ -395,7 +396,7 @@ class VendorClient:
                 now = time.monotonic()
                 due = self._last_slot + interval
                 if now >= due:
-                    self._last_slot = due if now - due < interval else now
+                    self._last_slot = due if now - due < interval / 2 else now
                     return
             time.sleep(due - now)
 

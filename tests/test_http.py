@@ -181,7 +181,7 @@ def test_concurrent_requests_keep_within_the_configured_rate() -> None:
     limit, window = 40, 1.0
     server = RemoteServer()
     # a busy 2-core machine can deschedule the twin's process for ~100 ms, after which it stamps a backlog
-    # of requests at once: give the client 10 % headroom here (real vendors: the default 1 %)
+    # of requests at once: give the client 10 % headroom here (real vendors: the default 2 %)
     with client_for(server, rate_limits=((limit, window),), max_concurrency=16, window_margin=0.1) as client:
         started = time.monotonic()
         results = list(client.fan_out(lambda n: client.get(f"/items/{n}"), range(200)))
@@ -225,7 +225,7 @@ def test_per_second_limits_are_paced_evenly_not_in_bursts(server: TwinServer) ->
     arrivals = sorted(e.at for e in server.requests("/items/"))
     spans = [b - a for a, b in zip(arrivals, arrivals[4:])]
     assert min(spans) > 0.15  # 4 intervals of 1/20 s, less jitter: never a burst (20 would land within ms)
-    assert arrivals[-1] - arrivals[0] == pytest.approx(20 * 0.05 * 1.01, abs=0.15)
+    assert arrivals[-1] - arrivals[0] == pytest.approx(20 * 0.05 * 1.02, abs=0.15)
 
 
 def test_a_429_pauses_every_thread_and_counts_the_pause_once(server: TwinServer) -> None:
