@@ -4,11 +4,12 @@ Every vendor source makes its requests through a `VendorClient`:
 
 - the vendor's auth header, set per request by an `httpx.Auth`, so the key is in no default
   header, repr, log line or exception;
-- a client-side rate limiter (pyrate-limiter, a sliding window per configured limit) shared by
-  every request and thread of the client, so all resources of a run together keep within the
-  vendor's published limits;
+- client-side rate limits shared by every request and thread of the client, so all resources of
+  a run together keep within the vendor's published limits: per-second limits by spacing requests
+  evenly as they go out, longer windows (per minute, per hour) by a sliding-window limiter
+  (pyrate-limiter);
 - retries with exponential backoff and jitter (tenacity) on 429, 5xx, timeouts, dropped
-  connections and bodies that are not JSON, honouring `Retry-After` (seconds or an HTTP date)
+  connections and bodies that are not JSON (or that a source's decoder rejects), honouring `Retry-After` (seconds or an HTTP date)
   and `x-ratelimit-reset`; a 429 pauses the whole client, not just the one request;
 - 400, 401, 402, 403 and 404 are never retried: they raise `VendorRequestError`, which names the
   vendor, the endpoint, the status and what to do about it;
