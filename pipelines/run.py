@@ -175,7 +175,8 @@ def exclusive(pipeline: dlt.Pipeline) -> Iterator[None]:
 
 
 def load_vendor(pipeline: dlt.Pipeline, source: Any, file_format: str | None) -> VendorResult:
-    """Finish what a crashed run left pending, then load the source; never raises for vendor errors."""
+    """Finish what a crashed run left pending, then load the source; never raises for vendor errors.
+    The vendor's HTTP connections are closed when it is done."""
     result = VendorResult(pipeline.pipeline_name)
     try:
         if pipeline.has_pending_data:
@@ -186,6 +187,10 @@ def load_vendor(pipeline: dlt.Pipeline, source: Any, file_format: str | None) ->
         result.error = _reason(exc)
     except VendorError as exc:
         result.error = str(exc)
+    finally:
+        for client in live_clients():
+            if client.vendor.name == pipeline.pipeline_name:
+                client.close()
     trace = pipeline.last_trace
     normalize_info = trace.last_normalize_info if trace else None
     if normalize_info and not result.error:

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines import run as runner
 from sandbox.server import Sandbox
+from sources.http import live_clients
 from sources.instantly import instantly_source
 
 
@@ -33,6 +34,16 @@ def test_a_short_run_prints_no_progress(sandbox: Sandbox, make_pipeline: Callabl
                             dataset_name="instantly", progress=runner.RunProgress(log_period=60))
     runner.load_vendor(pipeline, instantly_source(start_date=sandbox.world.today.isoformat()), "parquet")
     assert capsys.readouterr().err == ""
+
+
+def test_a_vendor_s_connections_are_closed_when_its_load_is_done(
+        sandbox: Sandbox, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    pipeline = dlt.pipeline(pipeline_name="instantly", destination=make_pipeline("instantly").destination,
+                            dataset_name="instantly")
+    source = instantly_source(start_date=sandbox.world.today.isoformat())
+    assert [c for c in live_clients() if c.vendor.name == "instantly"]  # the source's client
+    assert runner.load_vendor(pipeline, source, "parquet").error is None
+    assert not [c for c in live_clients() if c.vendor.name == "instantly"]
 
 
 def test_the_summary_names_rows_requests_days_gaps_and_warnings() -> None:
