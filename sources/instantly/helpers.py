@@ -176,12 +176,14 @@ def _letters(index: int) -> str:
 
 
 def count(value: Any, field: str, notes: RunNotes) -> int | None:
-    """A count as an int; a count sent as text is converted (and counted in the run notes)."""
+    """A count as an int; a count sent as text is converted (and counted in the run notes). A value
+    that is no count is stored as NULL, counted and warned about."""
     if value is None or isinstance(value, int) and not isinstance(value, bool):
         return value
     try:
         number = int(str(value).strip()) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
+        notes.count(f"{field}_not_a_count")
         notes.warn(f"{field} was {value!r}, not a count; stored as NULL")
         return None
     notes.count(f"{field}_not_an_integer")

@@ -147,6 +147,8 @@ def test_numbers_sent_as_strings_are_converted_counted_and_reported(
         assert f"  {name}: {count}" in result.out  # in the run summary
 
 
+UNREADABLE_COUNTERS = {"reply_io": "email_overview__delivered_unreadable", "instantly": "sent_not_a_count",
+                       "saleshandy": "email_stats_unparsed_open_count"}
 UNREADABLE = {  # vendor -> (path, pattern, replacement, table, column index, what the run reports)
     "reply_io": (STATS_PATHS["reply_io"], rb'"delivered":\d+', b'"delivered":"n/a"', "sequence_stats_daily",
                  REPLY_DAILY_COLUMNS.index("email_overview__delivered"),
@@ -174,6 +176,7 @@ def test_an_unreadable_number_loads_as_null_and_is_reported(
     assert loaded_row[index] is None and expected_row[index] == int(replaced[0].split(b":")[1])
     assert loaded_row[:index] + loaded_row[index + 1:] == expected_row[:index] + expected_row[index + 1:]
     assert f"warning: {report}" in result.out
+    assert pipeline.state["sources"][vendor]["last_run"]["counters"][UNREADABLE_COUNTERS[vendor]] == 1
 
 
 # -- shifting pages --------------------------------------------------------------------------------
