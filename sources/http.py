@@ -9,8 +9,9 @@ Every vendor source makes its requests through a `VendorClient`:
   evenly as they go out, longer windows (per minute, per hour) by a sliding-window limiter
   (pyrate-limiter);
 - retries with exponential backoff and jitter (tenacity) on 429, 5xx, timeouts, dropped
-  connections and bodies that are not JSON (or that a source's decoder rejects), honouring `Retry-After` (seconds or an HTTP date)
-  and `x-ratelimit-reset`; a 429 pauses the whole client, not just the one request;
+  connections and bodies that are not JSON (or that a source's decoder rejects), honouring
+  `Retry-After` (seconds or an HTTP date) and `x-ratelimit-reset`; a 429 pauses the whole client,
+  not just the one request;
 - 400, 401, 402, 403 and 404 are never retried: they raise `VendorRequestError`, which names the
   vendor, the endpoint, the status and what to do about it;
 - `fan_out` keeps many requests in flight, within the same limits, for concurrent fetching.

@@ -14,7 +14,7 @@ normalizer (about ten times faster).
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Callable, Iterator, List, Optional, Sequence
+from typing import Any, Iterator, List, Optional, Sequence
 
 import dlt
 import pyarrow as pa
@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from dlt.sources import DltResource
 
 from sources import clock
-from sources.http import HttpSettings, VendorClient
+from sources.http import Decoder, HttpSettings, VendorClient
 from sources.notes import RunNotes
 
 from .helpers import (
@@ -197,7 +197,7 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
 
 
 def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: list[str], page_size: int,
-                in_flight: int, decode: Callable[[bytes], Any] = read_stats_page,
+                in_flight: int, decode: Decoder = read_stats_page,
                 ) -> Iterator[ArrowPage | list[dict[str, Any]]]:
     """The rows of every consolidated-stats page of one window and id chunk, in page order: an
     `ArrowPage` where `decode` (by default `read_stats_page`) read the page as Arrow, else the rows
@@ -205,8 +205,8 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
 
     Page 1 is read alone; when more follow, the next pages are requested `in_flight` at a time, up
     to a batch's worth ahead of the one being handed out, until one says hasMore = false or comes
-    back short. Pages
-    past that one are no longer requested (at most `in_flight - 1` were already on their way).
+    back short. Pages past that one are no longer requested (at most `in_flight - 1` were already
+    on their way).
     """
     body = {"sequenceIds": sequence_ids, "startDate": first.isoformat(), "endDate": last.isoformat(),
             "pageLimit": page_size}
