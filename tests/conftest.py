@@ -7,6 +7,7 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 import dlt
 import pytest
@@ -89,6 +90,15 @@ def postgres_url() -> str:
             pytest.fail(message)
         pytest.skip(message + " (set OUTREACH_TEST_POSTGRES to use another server)")
     return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_destination(postgres_url: str) -> Any:
+    """A dlt postgres destination on the local server (dlt insists on a password; trust auth ignores it)."""
+    parts = urlsplit(postgres_url)
+    if parts.password is None:
+        postgres_url = parts._replace(netloc=f"{parts.username}:unused@{parts.hostname}:{parts.port or 5432}").geturl()
+    return dlt.destinations.postgres(postgres_url)
 
 
 @pytest.fixture

@@ -235,11 +235,9 @@ def test_resource_contract(twin: TwinServer) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_end_to_end_twice(twin: TwinServer, world: World, make_pipeline: Any, postgres_url: str,
+def test_postgres_end_to_end_twice(twin: TwinServer, world: World, make_pipeline: Any, postgres_destination: Any,
                                    postgres_schema_prefix: str) -> None:
-    url = postgres_url if ":" in postgres_url.split("@")[0][len("postgresql://"):] else postgres_url.replace(
-        "@", ":unused@", 1)  # dlt requires a password; a trust-auth server ignores it
-    pipeline = make_pipeline(f"{postgres_schema_prefix}_instantly", destination=dlt.destinations.postgres(url))
+    pipeline = make_pipeline(f"{postgres_schema_prefix}_instantly", destination=postgres_destination)
     _run(pipeline, start_date="2026-11-16")
     _run(pipeline, start_date="2026-11-16")
     assert loaded_steps(pipeline) == expected_steps(world, date(2026, 11, 16), world.today)

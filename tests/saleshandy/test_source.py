@@ -74,6 +74,17 @@ def test_first_run_equals_the_truth(sandbox: Sandbox, world: World, make_pipelin
     assert windows == [("2024-11-23", "2025-11-22"), ("2025-11-23", "2026-11-22"), ("2026-11-23", "2026-11-23")]
 
 
+@pytest.mark.postgres
+def test_first_run_into_postgres_equals_the_truth(sandbox: Sandbox, world: World,
+                                                  make_pipeline: Callable[..., dlt.Pipeline],
+                                                  postgres_destination: Any, postgres_schema_prefix: str) -> None:
+    pipeline = make_pipeline(f"{postgres_schema_prefix}_saleshandy", postgres_destination)
+    pipeline.run(saleshandy_source(), loader_file_format="parquet")
+    assert loaded(pipeline) == truth(world)  # UTC instants, booleans, NULLs, row for row
+    pipeline.run(saleshandy_source(), loader_file_format="parquet")  # again: the look-back merges, doubles none
+    assert loaded(pipeline) == truth(world)
+
+
 def test_second_run_updates_changed_rows_and_doubles_none(
         sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
     first = {tuple(r[k] for k in KEY): r for r in loaded(run(make_pipeline))}
