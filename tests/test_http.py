@@ -12,6 +12,7 @@ import pytest
 
 from sandbox.server import Faults, Request, Response, TwinServer, VendorTwin
 from sandbox.world import World, WorldConfig
+from sources import http
 from sources.http import HttpSettings, VendorClient, VendorRequestError, VendorUnavailableError
 
 KEY = "zz-distinctive-key-4242"
@@ -226,6 +227,42 @@ def test_per_second_limits_are_paced_evenly_not_in_bursts(server: TwinServer) ->
     spans = [b - a for a, b in zip(arrivals, arrivals[4:])]
     assert min(spans) > 0.15  # 4 intervals of 1/20 s, less jitter: never a burst (20 would land within ms)
     assert arrivals[-1] - arrivals[0] == pytest.approx(20 * 0.05 * 1.02, abs=0.15)
+
+
+class FakeClock:
+    """Stands in for the `time` module of sources.http: sleeping moves the clock, oversleeping on request."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.oversleep = 0.0  # added to the next sleep only (the process was busy)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds + self.oversleep
+        self.oversleep = 0.0
+
+
+def test_paced_requests_keep_the_grid_and_a_late_one_never_bunches(server: TwinServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    with client_for(server, rate_limits=((20, 1.0),)) as client:
+        interval = client.settings.pace_interval
+        monkeypatch.setattr(http, "time", clock)
+
+        def send(oversleep: float = 0.0) -> float:
+            clock.oversleep = oversleep * interval
+            client._wait_for_slot()
+            return clock.now
+
+        first = send()
+        on_grid = send(oversleep=0.2)  # a little late: the next slot stays on the grid
+        assert on_grid == pytest.approx(first + 1.2 * interval)
+        assert send() == pytest.approx(first + 2 * interval)  # no drift
+        late = send(oversleep=0.7)  # late by more than half an interval: the grid starts again here
+        assert late == pytest.approx(first + 3.7 * interval)
+        assert send() - late == pytest.approx(interval)  # not right behind the late one
 
 
 def test_a_429_pauses_every_thread_and_counts_the_pause_once(server: TwinServer) -> None:
