@@ -1,4 +1,5 @@
-"""The SQL model runner: builds `sql/staging` views and `sql/marts` tables in the warehouse.
+"""The SQL model runner: builds `sql/staging` views and `sql/intermediate` and `sql/marts` tables in
+the warehouse.
 
 Models are plain SQL files. A model names what it reads with placeholders, and the runner orders
 the models by those references (not by a hand-kept list) and renders them per destination:
@@ -40,7 +41,7 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MODELS_DATASET = "outreach"
 VENDORS = ("reply_io", "saleshandy", "instantly")
 # folder -> how its models are materialized, in build order of the layers
-LAYERS = {"staging": "view", "marts": "table"}
+LAYERS = {"staging": "view", "intermediate": "table", "marts": "table"}
 DIALECTS = ("duckdb", "postgres")
 
 # The raw-table contract as the models read it (design.md, "Raw tables"): for every raw table,
@@ -241,7 +242,7 @@ def _load_model(path: Path, materialization: str) -> Model:
 
 
 def discover_models(sql_dir: Path = SQL_DIR) -> list[Model]:
-    """Every model under `sql_dir`/staging and /marts, in build order (references first)."""
+    """Every model under `sql_dir`/staging, /intermediate and /marts, in build order (references first)."""
     models = []
     for folder, materialization in LAYERS.items():
         models += [_load_model(path, materialization) for path in sorted((sql_dir / folder).glob("*.sql"))]
@@ -478,7 +479,7 @@ def build_models(destination: TDestinationReferenceArg | dlt.Pipeline,
             ``saleshandy``, ``instantly``); a vendor left out is looked for in the dataset of its
             own name. A vendor whose tables are not there reads as empty.
         models_dataset: the dataset the models are built in.
-        sql_dir: the folder holding ``staging/`` and ``marts/``.
+        sql_dir: the folder holding ``staging/``, ``intermediate/`` and ``marts/``.
 
     Returns:
         A `BuildReport`: the models built with their row counts, and the raw tables and columns

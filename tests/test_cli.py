@@ -85,7 +85,7 @@ def test_run_into_duckdb_then_again_without_doubling(tmp_path: Path, sandbox: Sa
     env = sandbox.env()  # no warehouse configured: the default file in the working folder
     first = cli(["run"], tmp_path, env)
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "models: built 12 models in outreach (duckdb)" in first.stdout
+    assert "models: built 13 models in outreach (duckdb)" in first.stdout
     second = cli(["run"], tmp_path, env)
     assert second.returncode == 0, second.stdout + second.stderr
     with duckdb.connect(str(tmp_path / "outreach_warehouse.duckdb"), read_only=True) as con:
@@ -114,7 +114,7 @@ def test_run_into_postgres(tmp_path: Path, sandbox: Sandbox, postgres_database: 
     env = {**sandbox.env(), "DESTINATION__POSTGRES__CREDENTIALS": postgres_database}
     result = cli(["run", "--destination", "postgres"], tmp_path, env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "models: built 12 models in outreach (postgres)" in result.stdout
+    assert "models: built 13 models in outreach (postgres)" in result.stdout
     with psycopg2.connect(postgres_database) as con, con.cursor() as cur:
         for vendor, tables in RAW_TABLES.items():
             for table in tables:

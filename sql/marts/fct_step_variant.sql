@@ -53,16 +53,16 @@ counts as (
         e.step_number as step,
         'all' as variant,
         false as is_variant,
-        count(*) as sent,
-        count(case when not e.is_bounced then 1 end) as delivered,
-        count(case when e.open_count > 0 then 1 end) as opened,
-        count(case when e.click_count > 0 then 1 end) as clicked,
-        count(case when e.is_replied then 1 end) as replied,
-        count(case when e.sentiment = 'Positive' then 1 end) as positive,
-        count(case when e.is_bounced then 1 end) as bounced,
-        count(case when e.is_unsubscribed then 1 end) as unsubscribed,
+        cast(sum(e.sent) as bigint) as sent,
+        cast(sum(e.delivered) as bigint) as delivered,
+        cast(sum(e.opened) as bigint) as opened,
+        cast(sum(e.clicked) as bigint) as clicked,
+        cast(sum(e.replied) as bigint) as replied,
+        cast(sum(e.positive) as bigint) as positive,
+        cast(sum(e.bounced) as bigint) as bounced,
+        cast(sum(e.unsubscribed) as bigint) as unsubscribed,
         cast(null as bigint) as meetings_booked
-    from {{ ref('stg_saleshandy__email_stats') }} as e
+    from {{ ref('int_saleshandy__email_counts') }} as e
     group by e.sequence_id, e.step_number
     union all
     select
