@@ -69,8 +69,6 @@ def instantly_source(
     start, end = parse_day(start_date, "start_date"), parse_day(end_date, "end_date")
     if look_back_days < 0:
         raise ValueError(f"Instantly: look_back_days must be 0 or more, got {look_back_days}")
-    if max_concurrency < 1:
-        raise ValueError(f"Instantly: max_concurrency must be 1 or more, got {max_concurrency}")
     run_range(None, start, end, look_back_days, clock.utc_today())  # refuses a bad range before any request
     limits = tuple((int(n), float(s)) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))
     client = VendorClient("instantly", base_url, api_key, HttpSettings(

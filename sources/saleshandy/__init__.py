@@ -103,7 +103,7 @@ def saleshandy_source(
     if not MIN_PAGE_SIZE <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"Saleshandy page_size must be {MIN_PAGE_SIZE}..{MAX_PAGE_SIZE}, got {page_size}")
     for name, value, least in (("look_back_days", look_back_days, 0), ("sequence_chunk_size", sequence_chunk_size, 1),
-                               ("prefetch_pages", prefetch_pages, 1), ("max_concurrency", max_concurrency, 1)):
+                               ("prefetch_pages", prefetch_pages, 1)):
         if value < least:
             raise ValueError(f"Saleshandy {name} must be {least} or more, got {value}")
     limits = tuple((int(n), float(s)) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))

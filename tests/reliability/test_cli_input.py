@@ -51,7 +51,8 @@ CASES = [
     ("page size out of range", ["--source", "saleshandy"], {"SOURCES__SALESHANDY__PAGE_SIZE": "5"},
      "error: saleshandy: Saleshandy page_size must be 10..500, got 5"),
     ("no concurrency", ["--source", "instantly"], {"SOURCES__INSTANTLY__MAX_CONCURRENCY": "0"},
-     "error: instantly: Instantly: max_concurrency must be 1 or more, got 0"),
+     "error: instantly: Instantly: max_concurrency must be 1 or more, got 0; see [sources.instantly] "
+     "(SOURCES__INSTANTLY__<SETTING>)"),
     ("zero rate limit", ["--source", "instantly"], {"SOURCES__INSTANTLY__RATE_LIMITS": "[[0, 1]]"},
      "error: instantly: Instantly: rate_limits must be [requests, seconds] pairs with at least 1 request and more "
      "than 0 seconds, got [[0, 1.0]]; see [sources.instantly] (SOURCES__INSTANTLY__<SETTING>)"),
