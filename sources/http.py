@@ -10,8 +10,10 @@ Every vendor source makes its requests through a `VendorClient`:
   (pyrate-limiter);
 - retries with exponential backoff and jitter (tenacity) on 429, 5xx, timeouts, dropped
   connections and bodies that are not JSON (or that a source's decoder rejects), honouring
-  `Retry-After` (seconds or an HTTP date) and `x-ratelimit-reset`; a 429 pauses the whole client,
-  not just the one request;
+  `Retry-After` (seconds or an HTTP date) and `x-ratelimit-reset`. A lone 429 holds back only
+  the refused request (jitter in when requests arrive can tip one over a window's count); a second
+  429 within the wait the vendor asked for means the limit is really reached (another app may share
+  it), and pauses the whole client;
 - 400, 401, 402, 403 and 404 are never retried: they raise `VendorRequestError`, which names the
   vendor, the endpoint, the status and what to do about it;
 - `fan_out` keeps many requests in flight, within the same limits, for concurrent fetching.
@@ -117,7 +119,7 @@ class RequestStats:
     requests: int = 0  # attempts sent, retries included
     retries: int = 0
     throttled: int = 0  # 429 answers
-    throttle_wait_s: float = 0.0  # wall time the client was paused because the vendor said so
+    throttle_wait_s: float = 0.0  # time held back because the vendor said so (a whole-client pause counts once)
     limiter_wait_s: float = 0.0  # time waited to keep within the client-side limits
     planned: int = 0  # requests of fan-outs whose size was known up front (for progress)
     planned_done: int = 0  # of those, the ones answered
@@ -194,6 +196,7 @@ class VendorClient:
         # add stalls where its clock and the pacer's disagree by a millisecond
         self._limiter = None if settings.pace_interval else Limiter(_rates(settings), buffer_ms=1)
         self._resume_at = 0.0
+        self._throttled_until = 0.0  # the end of the wait the last 429 asked for
         self._last_slot = 0.0
         self._pause_lock = threading.Lock()
         pool = max(settings.max_concurrency, 1)
@@ -312,8 +315,7 @@ class VendorClient:
         status = response.status_code
         if status == 429:
             wait = _server_wait(response)
-            self.stats.add(throttled=1)
-            self._pause(wait if wait is not None else self.settings.backoff_initial)
+            self._throttled(wait if wait is not None else self.settings.backoff_initial)
             raise _Transient("rate limited (429)", status, wait)
         if status >= 500:
             raise _Transient(f"server error {status}", status, _server_wait(response))
@@ -372,14 +374,25 @@ class VendorClient:
         log.warning("%s: %s on %s %s; retrying in %.1f s (attempt %d of %d)", self.vendor.title, exc, method, path,
                     wait, state.attempt_number + 1, self.settings.max_attempts)
 
-    def _pause(self, seconds: float) -> None:
-        """Hold every request of this client for `seconds` (the vendor asked us to slow down)."""
+    def _throttled(self, seconds: float) -> None:
+        """Count a 429 whose request will wait `seconds`; a second one within that wait pauses the client.
+
+        One 429 alone is a window tipped over by jitter in when requests arrived: the refused request
+        waits (tenacity) and the others keep their pace. Another 429 before that wait is over means
+        the vendor's limit is really reached, so every request of this client is held for `seconds`.
+        """
         seconds = min(seconds, self.settings.max_retry_after)
         with self._pause_lock:
             now = time.monotonic()
-            resume_at = max(self._resume_at, now + seconds)
-            self.stats.add(throttle_wait_s=resume_at - max(self._resume_at, now))  # wall time, not per thread
-            self._resume_at = resume_at
+            repeated = now < self._throttled_until
+            self._throttled_until = max(self._throttled_until, now + seconds)
+            if repeated:
+                resume_at = max(self._resume_at, now + seconds)
+                waited = resume_at - max(self._resume_at, now)  # wall time, not per thread
+                self._resume_at = resume_at
+            else:
+                waited = seconds
+        self.stats.add(throttled=1, throttle_wait_s=waited)
 
     def _wait_for_slot(self) -> None:
         """Send evenly paced requests on a grid the settings' pace interval apart (across all threads).

@@ -265,13 +265,28 @@ def test_paced_requests_keep_the_grid_and_a_late_one_never_bunches(server: TwinS
         assert send() - late == pytest.approx(interval)  # not right behind the late one
 
 
-def test_a_429_pauses_every_thread_and_counts_the_pause_once(server: TwinServer) -> None:
+def test_a_lone_429_holds_back_only_the_refused_request(server: TwinServer) -> None:
     server.faults.script = ["429"]
+    server.faults.retry_after = 1
+    with client_for(server, max_concurrency=4) as client:
+        list(client.fan_out(lambda n: client.get(f"/items/{n}"), range(40), ahead=40))
+        assert client.stats.throttled == 1
+        assert client.stats.throttle_wait_s == pytest.approx(1.0)  # the refused request's wait
+    refused = next(e for e in server.requests("/items/") if e.fault == "429")
+    retried = [e.at for e in server.requests(refused.path) if e is not refused]
+    assert len(retried) == 1 and retried[0] - refused.at >= 0.95  # waited what the vendor asked
+    meanwhile = [e for e in server.requests("/items/") if refused.at < e.at < refused.at + 0.9]
+    assert len(meanwhile) >= 20  # the other threads kept going
+
+
+def test_a_second_429_within_the_wait_pauses_every_thread_and_counts_the_pause_once(server: TwinServer) -> None:
+    server.faults.script = ["429", "429"]
     server.faults.retry_after = 1
     with client_for(server, max_concurrency=8) as client:
         list(client.fan_out(lambda n: client.get(f"/items/{n}"), range(16)))
-        assert client.stats.throttled == 1
-        assert client.stats.throttle_wait_s == pytest.approx(1.0, abs=0.05)  # wall time, not 8 threads' sum
+        assert client.stats.throttled == 2
+        # the first request's own wait, then the pause as wall time (not 8 threads' sum)
+        assert client.stats.throttle_wait_s == pytest.approx(2.0, abs=0.05)
     arrivals = sorted(e.at for e in server.requests("/items/"))
-    throttled_at = next(e.at for e in server.requests("/items/") if e.fault == "429")
-    assert not [t for t in arrivals if throttled_at + 0.05 < t < throttled_at + 0.95]  # nobody sent meanwhile
+    second_refusal = max(e.at for e in server.requests("/items/") if e.fault == "429")
+    assert not [t for t in arrivals if second_refusal + 0.05 < t < second_refusal + 0.95]  # nobody sent meanwhile
