@@ -22,8 +22,6 @@ import io
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import threading
 import time

@@ -199,6 +199,7 @@ class VendorClient:
         self._throttled_until = 0.0  # the end of the wait the last 429 asked for
         self._last_slot = 0.0
         self._pause_lock = threading.Lock()
+        self._slot_lock = threading.Lock()
         pool = max(settings.max_concurrency, 1)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -397,23 +398,24 @@ class VendorClient:
     def _wait_for_slot(self) -> None:
         """Send evenly paced requests on a grid the settings' pace interval apart (across all threads).
 
-        Each request takes the next grid slot that has not passed. A thread that wakes a little late
-        keeps the grid (no drift); one that wakes half an interval late or more (its process was
-        busy) starts the grid afresh from now instead of making up for lost time: requests sent
-        right behind one another would crowd the vendor's window. So any window of the vendor's
-        length sees at most its limit, counted as the requests go out.
+        Each request takes the next grid slot and goes out when it is due. Only the thread next in
+        line sleeps; the others wait their turn on a lock, so no crowd of threads wakes at every slot.
+        A thread that wakes a little late keeps the grid (no drift). One that wakes more than half an
+        interval late (its process was busy) moves the grid to half an interval before now: it loses
+        only the rest of its lateness, and the next request still goes out half an interval after
+        it, never right behind. So every request leaves within half an interval of its slot, and any
+        window of the vendor's length sees at most one request more than the grid holds.
         """
         interval = self.settings.pace_interval
         if not interval:
             return
-        while True:
-            with self._pause_lock:
+        with self._slot_lock:  # one thread at a time sleeps until the next slot; the others queue on the lock
+            due = self._last_slot + interval
+            now = time.monotonic()
+            if now < due:
+                time.sleep(due - now)
                 now = time.monotonic()
-                due = self._last_slot + interval
-                if now >= due:
-                    self._last_slot = due if now - due < interval / 2 else now
-                    return
-            time.sleep(due - now)
+            self._last_slot = max(due, now - interval / 2)
 
     def _wait_for_pause(self) -> None:
         delay = self._resume_at - time.monotonic()

@@ -256,13 +256,16 @@ def test_paced_requests_keep_the_grid_and_a_late_one_never_bunches(server: TwinS
             client._wait_for_slot()
             return clock.now
 
+        start = send()  # after a quiet spell: the grid is placed half an interval before this request
         first = send()
+        assert first - start == pytest.approx(interval / 2)
         on_grid = send(oversleep=0.2)  # a little late: the next slot stays on the grid
         assert on_grid == pytest.approx(first + 1.2 * interval)
         assert send() == pytest.approx(first + 2 * interval)  # no drift
-        late = send(oversleep=0.7)  # late by more than half an interval: the grid starts again here
-        assert late == pytest.approx(first + 3.7 * interval)
-        assert send() - late == pytest.approx(interval)  # not right behind the late one
+        late = send(oversleep=3.0)  # late by more than half an interval (the process was busy)
+        assert late == pytest.approx(first + 6 * interval)
+        assert send() - late == pytest.approx(interval / 2)  # half an interval behind the late one, not right behind
+        assert send() - late == pytest.approx(1.5 * interval)  # and on the moved grid from there
 
 
 def test_a_lone_429_holds_back_only_the_refused_request(server: TwinServer) -> None:
