@@ -76,7 +76,14 @@ def reply_io(
     @dlt.resource(name="sequences", write_disposition="merge", primary_key="id", columns=helpers.SEQUENCE_COLUMNS)
     def sequences() -> Iterator[list[dict[str, Any]]]:
         """Every sequence, archived ones included (GET /v3/sequences, top/skip until hasMore is false)."""
-        yield from helpers.iter_sequence_pages(client, settings.PAGE_SIZE)
+        unparsed: list[Any] = []
+        for page in helpers.iter_sequence_pages(client, settings.PAGE_SIZE):
+            unparsed += helpers.unparsed_created(page)
+            yield page
+        if unparsed:
+            notes.count("sequences_unparsed_created", len(unparsed))
+            notes.warn(f"sequences: {len(unparsed)} value(s) of created did not parse (e.g. {unparsed[0]!r}); "
+                       f"kept as text in created__v_text, created is NULL")
         notes.save()
 
     @dlt.resource(name="sequence_stats_daily", write_disposition="merge", primary_key=("sequence_id", "day"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
 import pendulum
+from dlt.common.data_types.type_helpers import coerce_value
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from sources.http import VendorClient
@@ -102,6 +103,21 @@ def iter_sequence_pages(client: VendorClient, page_size: int) -> Iterator[list[d
         if not page.get("hasMore"):
             return
         skip += len(items)
+
+
+def unparsed_created(sequences: list[dict[str, Any]]) -> list[Any]:
+    """The `created` values of a sequence page that are no timestamp (as dlt would read them). dlt keeps
+    such a value beside the column, in `created__v_text`; the source counts and reports it."""
+    unparsed = []
+    for sequence in sequences:
+        value = sequence.get("created")
+        if value is None:
+            continue
+        try:
+            coerce_value("timestamp", "text", value)
+        except (TypeError, ValueError):
+            unparsed.append(value)
+    return unparsed
 
 
 def effective_status(sequence: dict[str, Any]) -> str:

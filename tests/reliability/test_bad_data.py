@@ -238,14 +238,17 @@ def test_instantly_daily_row_with_an_unparseable_date_is_skipped_and_reported(
     assert re.search(r"warning: campaign \S+: skipped a daily row without a readable date: '2026-02-30'", result.out)
 
 
-def test_reply_unparseable_created_date_is_kept_beside_the_column(
+def test_reply_unparseable_created_date_is_kept_beside_the_column_and_reported(
         world: World, sandbox: Sandbox, cli: Callable[..., CliResult], attach: Callable[..., Any],
         monkeypatch: pytest.MonkeyPatch) -> None:
     replaced = corrupt_once(monkeypatch, sandbox.reply_io, r"^/v3/sequences$", rb'"created":"[^"]+"',
                             b'"created":"yesterday"')
-    assert cli(*RUN, "reply_io").code == 0 and len(replaced) == 1
+    result = cli(*RUN, "reply_io")
+    assert result.code == 0 and len(replaced) == 1
     pipeline = attach("reply_io")
     assert CASES["reply_io"].loaded(pipeline) == CASES["reply_io"].first_run(world)
     # dlt keeps a value that does not fit the column's type in a variant column: nothing is lost
     assert query(pipeline, "select id, created, created__v_text from sequences where created is null") == \
         [(1001, None, "yesterday")]
+    assert pipeline.state["sources"]["reply_io"]["last_run"]["counters"]["sequences_unparsed_created"] == 1
+    assert "warning: sequences: 1 value(s) of created did not parse (e.g. 'yesterday')" in result.out
