@@ -292,8 +292,6 @@ def order_models(models: Sequence[Model]) -> list[Model]:
 # -- rendering ---------------------------------------------------------------------------------
 
 
-
-
 @dataclass
 class _Catalog:
     """What the warehouse holds: the columns of every table or view in the datasets looked at."""
@@ -301,6 +299,27 @@ class _Catalog:
     database: str
     columns: dict[tuple[str, str], set[str]]
     kinds: dict[tuple[str, str], str]  # "view" or "table"
+
+
+# Every model's table or view carries this comment: it tells a reader where the relation comes from,
+# and the runner which relations of the models dataset are its own (a model whose file is gone is dropped).
+BUILT_BY = "built by outreach-elt from sql/"
+
+_COMMENTS_SQL = {
+    "duckdb": ("select table_name, comment from duckdb_tables() where database_name = current_database()"
+               " and schema_name = {schema} union all"
+               " select view_name, comment from duckdb_views() where database_name = current_database()"
+               " and schema_name = {schema}"),
+    "postgres": ("select c.relname, obj_description(c.oid, 'pg_class') from pg_class as c"
+                 " join pg_namespace as n on n.oid = c.relnamespace"
+                 " where n.nspname = {schema} and c.relkind in ('r', 'v', 'm', 'p')"),
+}
+
+
+def _built_models(client: SqlClientBase[Any], dialect: str, schema: str) -> set[str]:
+    """The relations of `schema` that an earlier build made (they carry the BUILT_BY comment)."""
+    rows = client.execute_sql(_COMMENTS_SQL[dialect].format(schema="'" + schema.replace("'", "''") + "'")) or []
+    return {name for name, comment in rows if str(comment or "").startswith(BUILT_BY)}
 
 
 def _read_catalog(client: SqlClientBase[Any], schemas: Sequence[str]) -> _Catalog:
@@ -387,6 +406,7 @@ class BuildReport:
     models_dataset: str
     dialect: str
     models: list[ModelResult]
+    dropped: list[str]  # models of an earlier build whose SQL file is gone
     missing_tables: list[str]  # "vendor.table" read as empty: the vendor was never loaded
     missing_columns: dict[str, list[str]]  # "vendor.table" -> declared columns read as NULL
     seconds: float
@@ -396,6 +416,8 @@ class BuildReport:
         lines = [f"built {len(self.models)} models in {self.models_dataset} ({self.dialect}) "
                  f"in {self.seconds:.1f} s"]
         lines += [f"  {m.name}: {m.rows} rows" for m in self.models if m.rows is not None]
+        if self.dropped:
+            lines.append(f"  dropped (no longer in sql/): {', '.join(self.dropped)}")
         if self.missing_tables:
             lines.append(f"  not loaded (read as empty): {', '.join(self.missing_tables)}")
         for table, columns in self.missing_columns.items():
@@ -418,9 +440,10 @@ def run_models(client: SqlClientBase[Any], dialect: str, models: Sequence[Model]
                ) -> BuildReport:
     """Build `models` (in build order) through an open SQL client, in one transaction.
 
-    Every model is rendered before anything changes; then, in one transaction, the models that
-    exist are dropped (users first) and every model is created. A failing model raises
-    `ModelBuildError` and leaves the previous build as it was.
+    Every model is rendered before anything changes; then, in one transaction, the relations of an
+    earlier build whose model is gone are dropped, the models that exist are dropped (users first)
+    and every model is created. A failing model raises `ModelBuildError` and leaves the previous
+    build as it was.
     """
     started = time.perf_counter()
     unknown = set(dataset_names or {}) - set(VENDORS)
@@ -437,8 +460,14 @@ def run_models(client: SqlClientBase[Any], dialect: str, models: Sequence[Model]
         log.warning("raw table %s has no column %s: read as NULL", table, ", ".join(columns))
 
     client.execute_sql(f"create schema if not exists {_quote(models_dataset)}")
+    stale = sorted(_built_models(client, dialect, models_dataset) - {model.name for model in models})
     results = []
     with client.begin_transaction():
+        for name in sorted(stale, key=lambda name: catalog.kinds.get((models_dataset, name)) != "view"):
+            kind = catalog.kinds.get((models_dataset, name), "table")
+            # cascade: a gone view may still be read by another gone one (PostgreSQL tracks that)
+            client.execute_sql(f"drop {kind} if exists {renderer.name(models_dataset, name)} cascade")
+            log.info("dropped %s %s: its model is no longer in sql/", kind, name)
         for model in reversed(models):
             kind = catalog.kinds.get((models_dataset, model.name))
             if kind:
@@ -447,13 +476,15 @@ def run_models(client: SqlClientBase[Any], dialect: str, models: Sequence[Model]
             begun = time.perf_counter()
             target = renderer.name(models_dataset, model.name)
             _execute(client, model, f"create {model.materialization} {target} as\n{sql}")
+            origin = f"{BUILT_BY}{model.path.parent.name}/{model.path.name}".replace("'", "''")
+            _execute(client, model, f"comment on {model.materialization} {target} is '{origin}'")
             rows = None
             if model.materialization == "table":
                 rows = int(_execute(client, model, f"select count(*) from {target}")[0][0])
             results.append(ModelResult(model.name, model.materialization, rows, time.perf_counter() - begun))
             log.info("built %s %s (%s rows) in %.2f s", model.materialization, model.name,
                      "-" if rows is None else rows, results[-1].seconds)
-    return BuildReport(models_dataset=models_dataset, dialect=dialect, models=results,
+    return BuildReport(models_dataset=models_dataset, dialect=dialect, models=results, dropped=stale,
                        missing_tables=sorted(renderer.missing_tables),
                        missing_columns=dict(renderer.missing_columns),
                        seconds=time.perf_counter() - started)

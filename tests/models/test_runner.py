@@ -174,6 +174,26 @@ def test_a_model_that_changes_kind_or_columns_is_rebuilt(tmp_path: Path, duckdb_
                                     "where table_schema = 'outreach' and table_name = 'stg_sales'") == [("BASE TABLE",)]
 
 
+def test_a_model_whose_file_is_gone_is_dropped_and_nothing_else(tmp_path: Path, duckdb_path: Path) -> None:
+    fill_reply_duckdb(duckdb_path)
+    root = write_models(tmp_path / "sql", {**PROJECT, "staging/stg_reply_names": (
+        "select r.name from {{ ref('stg_reply') }} as r")})
+    destination = dlt.destinations.duckdb(str(duckdb_path))
+    build_models(destination, sql_dir=root)
+    with duckdb.connect(str(duckdb_path)) as con:  # a table of the user's own, beside the models
+        con.execute("create table outreach.my_notes as select 1 as n")
+    (root / "marts" / "counts.sql").unlink()
+    (root / "staging" / "stg_reply_names.sql").unlink()
+    report = build_models(destination, sql_dir=root)
+    assert report.dropped == ["counts", "stg_reply_names"]
+    assert "dropped (no longer in sql/): counts, stg_reply_names" in report.summary()
+    assert read_duckdb(duckdb_path, "select table_name from information_schema.tables "
+                                    "where table_schema = 'outreach' order by 1") == [
+        ("all_sequences",), ("my_notes",), ("stg_reply",), ("stg_sales",)]
+    assert read_duckdb(duckdb_path, "select comment from duckdb_views() where view_name = 'stg_reply'") == [
+        ("built by outreach-elt from sql/staging/stg_reply.sql",)]
+
+
 def test_macros_give_the_utc_day_and_the_normal_tail_on_duckdb(tmp_path: Path, duckdb_path: Path) -> None:
     root = write_models(tmp_path / "sql", {"marts/checks": (
         "select {{ utc_date(\"cast('2026-01-01 23:30:00-02:00' as timestamp with time zone)\") }} as late_day,\n"
@@ -235,3 +255,14 @@ def test_postgres_build_in_prefixed_schemas_matches_and_readers_never_see_a_half
     assert during in ([(2,)], [(3,)])  # the old build, or (after waiting on its locks) the new one
     assert read(f"select vendor, sequences from {models_dataset}.counts") == [("reply_io", 3)]
     assert read(f"select n from {models_dataset}.slow") == [(3,)]
+
+    # A view model that read another model is deleted: PostgreSQL would refuse to drop the model it
+    # read while it exists, so the next build drops it first.
+    (root / "staging" / "stg_reply_names.sql").write_text("select r.name from {{ ref('stg_reply') }} as r")
+    build_models(destination, dataset_names=names, models_dataset=models_dataset, sql_dir=root)
+    (root / "staging" / "stg_reply_names.sql").unlink()
+    report = build_models(destination, dataset_names=names, models_dataset=models_dataset, sql_dir=root)
+    assert report.dropped == ["stg_reply_names"]
+    assert read(f"select table_name from information_schema.tables where table_schema = '{models_dataset}' "
+                "order by 1") == [("all_sequences",), ("checks",), ("counts",), ("slow",), ("stg_reply",),
+                                  ("stg_sales",)]
