@@ -1,4 +1,5 @@
-"""The CLI as a user runs it: in a subprocess, from a clean directory, against the twins."""
+"""The CLI as a user runs it: in a subprocess, from a clean directory, against the twins; the warehouse
+is compared with the world's truth, and the run summary with the warehouse."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
+import dlt
 import duckdb
 import psycopg2
 import pytest
+from dlt.common.destination import TDestinationReferenceArg
 
 from sandbox.server import Sandbox
-from sandbox.world import Shape, WorldConfig
+from sandbox.world import Shape, World, WorldConfig
+from tests.reliability.vendors import CASES, INSTANTLY_FIRST_DAYS, merge
 
 REPO = Path(__file__).resolve().parents[1]
 RAW_TABLES = {
@@ -58,6 +63,25 @@ def summary_rows(stdout: str, vendor: str, table: str) -> int:
     raise AssertionError(f"no row count for {vendor}.{table} in the summary:\n{stdout}")
 
 
+def run_env(sandbox: Sandbox, world: World) -> dict[str, str]:
+    """The twins' settings, and Instantly's first day as the world's truth (`CASES`) expects it."""
+    return {**sandbox.env(), "SOURCES__INSTANTLY__START_DATE": (world.today - timedelta(days=INSTANTLY_FIRST_DAYS)
+                                                                ).isoformat()}
+
+
+def assert_warehouse_holds_the_world(destination: TDestinationReferenceArg, world: World, cwd: Path,
+                                     runs: int = 1) -> None:
+    """Every vendor's raw tables equal the world's truth after `runs` runs on the same day: nothing
+    lost, nothing doubled. The CLI's own pipelines (in `cwd`) give the cursor a rerun starts from."""
+    for vendor, case in CASES.items():
+        pipeline = dlt.pipeline(pipeline_name=vendor, destination=destination, dataset_name=vendor,
+                                pipelines_dir=str(cwd / "dlt" / "pipelines"))
+        expected = case.first_run(world)
+        if runs == 2:
+            expected = merge(expected, case.rerun(world, case.cursor(pipeline)))
+        assert case.loaded(pipeline) == expected, vendor
+
+
 def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
     result = cli(["demo", "--seed", "3"], tmp_path, {})
     assert result.returncode == 0, result.stdout + result.stderr
@@ -79,10 +103,10 @@ def test_demo_in_a_clean_directory(tmp_path: Path) -> None:
     assert names and all(name in page for name in names)  # every sequence made it into the report
 
 
-def test_run_into_duckdb_then_again_without_doubling(tmp_path: Path, sandbox: Sandbox,
+def test_run_into_duckdb_then_again_without_doubling(tmp_path: Path, sandbox: Sandbox, world: World,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
-    env = sandbox.env()  # no warehouse configured: the default file in the working folder
+    env = run_env(sandbox, world)  # no warehouse configured: the default file in the working folder
     first = cli(["run"], tmp_path, env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "models: built 13 models in outreach (duckdb)" in first.stdout
@@ -96,6 +120,8 @@ def test_run_into_duckdb_then_again_without_doubling(tmp_path: Path, sandbox: Sa
             assert con.sql(f"select count(*) from outreach.{mart}").fetchone()[0] > 0
         loaded = con.sql("select count(*) from saleshandy.email_stats").fetchone()[0]
     assert loaded == summary_rows(first.stdout, "saleshandy", "email_stats")
+    assert_warehouse_holds_the_world(dlt.destinations.duckdb(str(tmp_path / "outreach_warehouse.duckdb")), world,
+                                     tmp_path, runs=2)
 
 
 @pytest.fixture
@@ -110,8 +136,8 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     admin.close()
 
 
-def test_run_into_postgres(tmp_path: Path, sandbox: Sandbox, postgres_database: str) -> None:
-    env = {**sandbox.env(), "DESTINATION__POSTGRES__CREDENTIALS": postgres_database}
+def test_run_into_postgres(tmp_path: Path, sandbox: Sandbox, world: World, postgres_database: str) -> None:
+    env = {**run_env(sandbox, world), "DESTINATION__POSTGRES__CREDENTIALS": postgres_database}
     result = cli(["run", "--destination", "postgres"], tmp_path, env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "models: built 13 models in outreach (postgres)" in result.stdout
@@ -122,6 +148,7 @@ def test_run_into_postgres(tmp_path: Path, sandbox: Sandbox, postgres_database: 
                 assert cur.fetchone()[0] == summary_rows(result.stdout, vendor, table) > 0
         cur.execute("select count(*) from outreach.fct_funnel")
         assert cur.fetchone()[0] == 3 * 3
+    assert_warehouse_holds_the_world(dlt.destinations.postgres(postgres_database), world, tmp_path)
 
 
 def test_run_into_parquet_files(tmp_path: Path, sandbox: Sandbox) -> None:
