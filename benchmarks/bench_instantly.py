@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--campaigns", type=int, default=None)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--latency-ms", type=float, default=100.0)
-    parser.add_argument("--serial-slice", type=int, default=60, help="step requests repeated one at a time")
+    parser.add_argument("--serial-slice", type=int, default=300, help="step requests repeated one at a time")
     parser.add_argument("--max-concurrency", type=int, default=None, help="default: the source's default")
     args = parser.parse_args()
     n_campaigns = args.campaigns or (10 if args.quick else 100)
