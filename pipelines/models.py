@@ -152,6 +152,11 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _literal(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _qualified(dialect: str, database: str, schema: str, name: str) -> str:
     """A table or view name as the models write it.
 
@@ -318,12 +323,12 @@ _COMMENTS_SQL = {
 
 def _built_models(client: SqlClientBase[Any], dialect: str, schema: str) -> set[str]:
     """The relations of `schema` that an earlier build made (they carry the BUILT_BY comment)."""
-    rows = client.execute_sql(_COMMENTS_SQL[dialect].format(schema="'" + schema.replace("'", "''") + "'")) or []
+    rows = client.execute_sql(_COMMENTS_SQL[dialect].format(schema=_literal(schema))) or []
     return {name for name, comment in rows if str(comment or "").startswith(BUILT_BY)}
 
 
 def _read_catalog(client: SqlClientBase[Any], schemas: Sequence[str]) -> _Catalog:
-    in_list = ", ".join("'" + s.replace("'", "''") + "'" for s in schemas)
+    in_list = ", ".join(_literal(schema) for schema in schemas)
     rows = client.execute_sql(
         "select c.table_schema, c.table_name, c.column_name, t.table_type"
         " from information_schema.columns as c"
@@ -476,8 +481,8 @@ def run_models(client: SqlClientBase[Any], dialect: str, models: Sequence[Model]
             begun = time.perf_counter()
             target = renderer.name(models_dataset, model.name)
             _execute(client, model, f"create {model.materialization} {target} as\n{sql}")
-            origin = f"{BUILT_BY}{model.path.parent.name}/{model.path.name}".replace("'", "''")
-            _execute(client, model, f"comment on {model.materialization} {target} is '{origin}'")
+            origin = _literal(f"{BUILT_BY}{model.path.parent.name}/{model.path.name}")
+            _execute(client, model, f"comment on {model.materialization} {target} is {origin}")
             rows = None
             if model.materialization == "table":
                 rows = int(_execute(client, model, f"select count(*) from {target}")[0][0])
