@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +18,7 @@ from dlt.common.destination import TDestinationReferenceArg
 
 from sandbox.server import Sandbox
 from sandbox.world import Shape, World, WorldConfig
-from tests.reliability.vendors import CASES, INSTANTLY_FIRST_DAYS, merge
+from tests.reliability.vendors import CASES, instantly_first_day, merge
 
 REPO = Path(__file__).resolve().parents[1]
 RAW_TABLES = {
@@ -65,8 +64,7 @@ def summary_rows(stdout: str, vendor: str, table: str) -> int:
 
 def run_env(sandbox: Sandbox, world: World) -> dict[str, str]:
     """The twins' settings, and Instantly's first day as the world's truth (`CASES`) expects it."""
-    return {**sandbox.env(), "SOURCES__INSTANTLY__START_DATE": (world.today - timedelta(days=INSTANTLY_FIRST_DAYS)
-                                                                ).isoformat()}
+    return {**sandbox.env(), "SOURCES__INSTANTLY__START_DATE": instantly_first_day(world).isoformat()}
 
 
 def assert_warehouse_holds_the_world(destination: TDestinationReferenceArg, world: World, cwd: Path,

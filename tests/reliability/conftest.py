@@ -18,7 +18,7 @@ from sandbox.server import Sandbox
 from sandbox.world import Shape, World, WorldConfig
 from sources import http
 from tests.conftest import WORLD_START
-from tests.reliability.vendors import INSTANTLY_FIRST_DAYS
+from tests.reliability.vendors import instantly_first_day
 
 SMALL_WORLD = WorldConfig(
     seed=7, start=WORLD_START,
@@ -69,7 +69,7 @@ def run_env(sandbox: Sandbox, world: World, warehouse: Path, tmp_path: Path,
         "DESTINATION__DUCKDB__CREDENTIALS": str(warehouse),
         "DLT_DATA_DIR": str(tmp_path / "dlt-data"),
         "RUNTIME__DLTHUB_TELEMETRY": "false",
-        "SOURCES__INSTANTLY__START_DATE": (world.today.subtract(days=INSTANTLY_FIRST_DAYS)).isoformat(),
+        "SOURCES__INSTANTLY__START_DATE": instantly_first_day(world).isoformat(),
     }
     for vendor in ("REPLY_IO", "SALESHANDY", "INSTANTLY"):
         env[f"SOURCES__{vendor}__TIMEOUT"] = str(CLIENT_TIMEOUT)
