@@ -10,12 +10,14 @@ Every vendor source makes its requests through a `VendorClient`:
   (pyrate-limiter);
 - retries with exponential backoff and jitter (tenacity) on 429, 5xx, timeouts, dropped
   connections and bodies that are not JSON (or that a source's decoder rejects), honouring
-  `Retry-After` (seconds or an HTTP date) and `x-ratelimit-reset`. A lone 429 holds back only
+  `Retry-After` (seconds or an HTTP date) and, on a 429, `x-ratelimit-reset`; a wait of 0 or a
+  reset already past falls back to the backoff, so no retry goes out at once. A lone 429 holds back only
   the refused request (jitter in when requests arrive can tip one over a window's count); a second
   429 within the wait the vendor asked for means the limit is really reached (another app may share
   it), and pauses the whole client;
-- 400, 401, 402, 403 and 404 are never retried: they raise `VendorRequestError`, which names the
-  vendor, the endpoint, the status and what to do about it;
+- other 4xx answers (400, 401, 402, 403, 404, ...) are never retried (408, a request timeout, is):
+  they raise `VendorRequestError`, which names the vendor, the endpoint, the status and what to do
+  about it;
 - `fan_out` keeps many requests in flight, within the same limits, for concurrent fetching.
 """
 
@@ -50,32 +52,33 @@ class Vendor:
 
     name: str  # the dlt source name: reply_io, saleshandy, instantly
     title: str  # as users know it
-    auth_header: str
-    auth_prefix: str  # "Bearer " or ""
+    auth_headers: tuple[tuple[str, str], ...]  # (header, prefix) pairs, each sent with the key
     key_hint: str  # where a user creates a key, and which scopes it needs
     plan_hint: str
     invalid_key_markers: tuple[str, ...] = ()  # a 400 whose text has one of these is a bad key
 
     @property
     def key_setting(self) -> str:
+        """The environment variable that holds this vendor's key."""
         return f"SOURCES__{self.name.upper()}__API_KEY"
 
 
 VENDORS = {
     "reply_io": Vendor(
-        "reply_io", "Reply.io", "Authorization", "Bearer ",
+        # the current docs say Bearer; the sequence-stats reference still shows X-API-Key: send both
+        "reply_io", "Reply.io", (("Authorization", "Bearer "), ("X-API-Key", "")),
         key_hint="Create a key in Reply.io under Settings > API Key; it needs the sequences:read and "
                  "reporting:read scopes",
         plan_hint="Reply.io API access depends on your plan; check it under Settings > Billing",
     ),
     "saleshandy": Vendor(
-        "saleshandy", "Saleshandy", "x-api-key", "",
+        "saleshandy", "Saleshandy", (("x-api-key", ""),),
         key_hint="Create a key in Saleshandy under Settings > API Key (it is shown once)",
         plan_hint="Saleshandy's API needs the Pro plan or higher",
-        invalid_key_markers=("1001", "invalid token"),
+        invalid_key_markers=("1001:", "invalid token"),  # the spec's "1001: Invalid token"
     ),
     "instantly": Vendor(
-        "instantly", "Instantly", "Authorization", "Bearer ",
+        "instantly", "Instantly", (("Authorization", "Bearer "),),
         key_hint="Create an API v2 key in Instantly under Settings > Integrations > API; give it the "
                  "campaigns:read (or all:read) scope",
         plan_hint="Instantly's API v2 needs the Growth plan or higher",
@@ -120,13 +123,13 @@ class RequestStats:
     retries: int = 0
     throttled: int = 0  # 429 answers
     throttle_wait_s: float = 0.0  # time held back because the vendor said so (a whole-client pause counts once)
-    limiter_wait_s: float = 0.0  # time waited to keep within the client-side limits
     planned: int = 0  # requests of fan-outs whose size was known up front (for progress)
     planned_done: int = 0  # of those, the ones answered
     done: int = 0  # logical requests completed
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **amounts: float) -> None:
+        """Add to the named counters (thread-safe)."""
         with self._lock:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + amount)
@@ -161,16 +164,15 @@ class _Transient(Exception):
 
 
 class _KeyAuth(httpx.Auth):
-    def __init__(self, header: str, value: str) -> None:
-        self._header = header
-        self._value = value
+    def __init__(self, headers: tuple[tuple[str, str], ...], key: str) -> None:
+        self._headers = {header: prefix + key for header, prefix in headers}
 
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
-        request.headers[self._header] = self._value
+        request.headers.update(self._headers)
         yield request
 
     def __repr__(self) -> str:
-        return f"_KeyAuth({self._header}=***)"
+        return f"_KeyAuth({', '.join(f'{header}=***' for header in self._headers)})"
 
 
 _LIVE_CLIENTS: "weakref.WeakSet[VendorClient]" = weakref.WeakSet()
@@ -203,7 +205,7 @@ class VendorClient:
         pool = max(settings.max_concurrency, 1)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            auth=_KeyAuth(self.vendor.auth_header, self.vendor.auth_prefix + self._key),
+            auth=_KeyAuth(self.vendor.auth_headers, self._key),
             timeout=httpx.Timeout(settings.timeout),
             limits=httpx.Limits(max_connections=pool + 2, max_keepalive_connections=pool + 2),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
@@ -249,12 +251,17 @@ class VendorClient:
         try:
             result = retrying(self._attempt, method, path, params, json, decode)
         except _Transient as exc:
+            if exc.status == 429:
+                cause = (f"The vendor's rate limit stayed reached: another app may be using the same "
+                         f"{'workspace' if self.vendor.name == 'instantly' else 'account'}'s quota, or lower "
+                         f"[sources.{self.vendor.name}] rate_limits or max_concurrency.")
+            else:
+                cause = "This is on the vendor's side or the network's."
             raise VendorUnavailableError(
                 self.vendor, method, path, exc.status,
                 f"{self.vendor.title} kept failing on {method} {path}: {exc} "
-                f"(gave up after {self.settings.max_attempts} attempts). This is on the vendor's side or the "
-                f"network's; nothing was loaded from this request. Run again later: the next run resumes "
-                f"where the last complete load ended.",
+                f"(gave up after {self.settings.max_attempts} attempts). {cause} Nothing was loaded from this "
+                f"request. Run again later: the next run resumes where the last complete load ended.",
             ) from None
         self.stats.add(done=1)
         return result
@@ -299,12 +306,9 @@ class VendorClient:
     # -- internals ---------------------------------------------------------------------------
 
     def _attempt(self, method: str, path: str, params: dict[str, Any] | None, json: Any, decode: Decoder) -> Any:
-        self._wait_for_pause()
+        self._wait_for_turn()
         started = time.monotonic()
-        self._wait_for_slot()
-        if self._limiter is not None:
-            self._limiter.try_acquire(self.vendor.name, blocking=True)
-        self.stats.add(requests=1, limiter_wait_s=time.monotonic() - started)
+        self.stats.add(requests=1)
         try:
             response = self._http.request(method, path, params=params, json=json)
         except httpx.TimeoutException:
@@ -315,11 +319,13 @@ class VendorClient:
                   (time.monotonic() - started) * 1000)
         status = response.status_code
         if status == 429:
-            wait = _server_wait(response)
-            self._throttled(wait if wait is not None else self.settings.backoff_initial)
+            wait = _server_wait(response, throttled=True)
+            self._throttled(wait or self.settings.backoff_initial)
             raise _Transient("rate limited (429)", status, wait)
         if status >= 500:
-            raise _Transient(f"server error {status}", status, _server_wait(response))
+            raise _Transient(f"server error {status}", status, _server_wait(response, throttled=False))
+        if status == 408:
+            raise _Transient("request timeout (408)", status)
         if status >= 400:
             raise self._refusal(method, path, response)
         if not response.content or status == 204:
@@ -361,12 +367,13 @@ class VendorClient:
         return text.replace(self._key, "***") if self._key else text
 
     def _wait(self, state: RetryCallState) -> float:
+        """The wait before a retry: what a 429 asked for; for anything else, at least the backoff."""
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.wait is not None:
-            return min(exc.wait, self.settings.max_retry_after)
         backoff = wait_exponential_jitter(initial=self.settings.backoff_initial, max=self.settings.backoff_max,
-                                          jitter=self.settings.backoff_initial)
-        return backoff(state)
+                                          jitter=self.settings.backoff_initial)(state)
+        if isinstance(exc, _Transient) and exc.wait:  # a wait of 0 (a reset already past) is no wait: back off
+            return min(exc.wait if exc.status == 429 else max(exc.wait, backoff), self.settings.max_retry_after)
+        return backoff
 
     def _before_retry(self, method: str, path: str, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -395,6 +402,16 @@ class VendorClient:
                 waited = seconds
         self.stats.add(throttled=1, throttle_wait_s=waited)
 
+    def _wait_for_turn(self) -> None:
+        """Wait until this request may go out: after any whole-client pause, within the rate limits."""
+        if self.settings.pace_interval:
+            self._wait_for_slot()
+            return
+        self._wait_for_pause()
+        if self._limiter is not None:
+            self._limiter.try_acquire(self.vendor.name, blocking=True)
+        self._wait_for_pause()  # a pause that began while this request waited for the limiter
+
     def _wait_for_slot(self) -> None:
         """Send evenly paced requests on a grid the settings' pace interval apart (across all threads).
 
@@ -404,17 +421,18 @@ class VendorClient:
         interval late (its process was busy) moves the grid to half an interval before now: it loses
         only the rest of its lateness, and the next request still goes out half an interval after
         it, never right behind. So every request leaves within half an interval of its slot, and any
-        window of the vendor's length sees at most one request more than the grid holds.
+        window of the vendor's length sees at most one request more than the grid holds. A whole-client
+        pause moves the next slot to its end, so the requests queued meanwhile do not go out during
+        it, nor all at once after it.
         """
         interval = self.settings.pace_interval
-        if not interval:
-            return
         with self._slot_lock:  # one thread at a time sleeps until the next slot; the others queue on the lock
-            due = self._last_slot + interval
-            now = time.monotonic()
-            if now < due:
-                time.sleep(due - now)
+            while True:
+                due = max(self._last_slot + interval, self._resume_at)
                 now = time.monotonic()
+                if now >= due:
+                    break
+                time.sleep(due - now)  # a pause may start (or grow) meanwhile: look again
             self._last_slot = max(due, now - interval / 2)
 
     def _wait_for_pause(self) -> None:
@@ -453,8 +471,10 @@ def _check_settings(vendor: Vendor, settings: HttpSettings) -> None:
         raise ValueError(f"{vendor.title}: timeout must be more than 0 seconds, got {settings.timeout}; see {where}")
 
 
-def _server_wait(response: httpx.Response) -> float | None:
-    """Seconds the vendor asked us to wait: Retry-After (seconds or HTTP date) or x-ratelimit-reset."""
+def _server_wait(response: httpx.Response, throttled: bool) -> float | None:
+    """Seconds the vendor asked us to wait: Retry-After (seconds or HTTP date) or, on a 429 (`throttled`),
+    x-ratelimit-reset (seconds, or an epoch time in seconds or milliseconds). Some vendors send
+    x-ratelimit-reset on every answer: on a 5xx it is the rate window, not a reason to wait."""
     retry_after = response.headers.get("retry-after")
     if retry_after:
         try:
@@ -464,12 +484,14 @@ def _server_wait(response: httpx.Response) -> float | None:
                 return max(0.0, email.utils.parsedate_to_datetime(retry_after).timestamp() - time.time())
             except (TypeError, ValueError):
                 return None
-    reset = response.headers.get("x-ratelimit-reset")
+    reset = response.headers.get("x-ratelimit-reset") if throttled else None
     if reset:
         try:
             value = float(reset)
         except ValueError:
             return None
+        if value > 1e12:  # epoch milliseconds
+            value /= 1000
         return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
     return None
 

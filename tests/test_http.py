@@ -8,6 +8,7 @@ import multiprocessing
 import time
 from typing import Iterator
 
+import httpx
 import pytest
 
 from sandbox.server import Faults, Request, Response, TwinServer, VendorTwin
@@ -293,3 +294,57 @@ def test_a_second_429_within_the_wait_pauses_every_thread_and_counts_the_pause_o
     arrivals = sorted(e.at for e in server.requests("/items/"))
     second_refusal = max(e.at for e in server.requests("/items/") if e.fault == "429")
     assert not [t for t in arrivals if second_refusal + 0.05 < t < second_refusal + 0.95]  # nobody sent meanwhile
+
+def test_a_429_that_asks_for_no_wait_is_retried_after_the_backoff_not_at_once(server: TwinServer) -> None:
+    server.twin.once.append(Response.json(429, {"message": "slow down"}, {"Retry-After": "0"}))
+    with client_for(server, backoff_initial=0.3, backoff_max=0.6) as client:
+        assert client.get("/items/8") == {"n": 8}
+    first, second = server.requests("/items/8")
+    assert second.at - first.at >= 0.28
+
+
+def test_a_rate_window_reset_sent_with_a_5xx_is_not_waited(server: TwinServer) -> None:
+    server.twin.once.append(Response.json(500, {"message": "oops"}, {"x-ratelimit-reset": "5"}))
+    with client_for(server) as client:
+        assert client.get("/items/9") == {"n": 9}
+    first, second = server.requests("/items/9")
+    assert second.at - first.at < 2.0  # the backoff (0.05-0.2 s), not the 5 s left of the rate window
+
+
+def test_a_request_timeout_408_is_retried(server: TwinServer) -> None:
+    server.twin.once.append(Response.json(408, {"message": "request timeout"}))
+    with client_for(server) as client:
+        assert client.get("/items/11") == {"n": 11}
+        assert client.stats.retries == 1
+
+
+def test_429s_until_the_retries_run_out_say_how_to_stay_under_the_limit(server: TwinServer) -> None:
+    server.faults.script = ["429"] * 3
+    server.faults.retry_after = 0
+    with client_for(server, max_attempts=3) as client, pytest.raises(VendorUnavailableError) as raised:
+        client.get("/items/12")
+    assert raised.value.status == 429
+    assert "another app may be using the same workspace's quota" in str(raised.value)
+    assert "rate_limits or max_concurrency" in str(raised.value)
+
+
+def test_requests_queued_for_a_slot_wait_out_a_pause_that_began_meanwhile(server: TwinServer) -> None:
+    server.faults.script = ["429", "429"]
+    server.faults.retry_after = 1
+    # 50 requests a second with 8 threads: most threads are queued for a slot when the pause begins
+    with client_for(server, max_concurrency=8, rate_limits=((50, 1.0),)) as client:
+        list(client.fan_out(lambda n: client.get(f"/items/{n}"), range(60)))
+    logged = server.requests("/items/")
+    second_refusal = max(e.at for e in logged if e.fault == "429")
+    assert not [e for e in logged if second_refusal + 0.05 < e.at < second_refusal + 0.95]
+    after = sorted(e.at for e in logged if e.at >= second_refusal + 0.95)
+    assert after[7] - after[0] > 0.08  # paced again after the pause (7 intervals: 0.14 s), not a burst
+
+
+def test_reply_io_gets_its_key_in_both_documented_headers() -> None:
+    settings = HttpSettings(rate_limits=((100, 60.0),))
+    with VendorClient("reply_io", "http://127.0.0.1:9", KEY, settings) as client:
+        request = next(client._http.auth.auth_flow(httpx.Request("GET", "http://127.0.0.1:9/v3/sequences")))
+        assert request.headers["Authorization"] == f"Bearer {KEY}"
+        assert request.headers["X-API-Key"] == KEY
+        assert KEY not in repr(client._http.auth)
