@@ -11,8 +11,9 @@ the models by those references (not by a hand-kept list) and renders them per de
   column whose values were all null) becomes a typed NULL, and a table that was never loaded
   becomes an empty relation with the same typed columns, so a vendor never configured gives
   empty rows in the marts rather than an error;
-- ``{{ utc_date('column') }}`` and ``{{ two_sided_p_value('z') }}``: the SQL that DuckDB and
-  PostgreSQL do not share, or that neither has, written once in `_MACROS`.
+- ``{{ utc_date('column') }}``, ``{{ two_sided_p_value('z') }}``, ``{{ text_bytes('text') }}`` and
+  ``{{ known_sum('x') }}``: the SQL that DuckDB and PostgreSQL do not share, or that neither has,
+  or a rule every model must write the same way, written once in `_MACROS`.
 
 Every build runs in one transaction (both warehouses have transactional DDL): every model is
 dropped and created again, and a reader sees either the previous build or the new one, never a
@@ -148,6 +149,22 @@ def _two_sided_p_value(dialect: str, z: str) -> str:
     return f"({poly} * exp(-least({x} * {x}, 700.0)))"
 
 
+def _known_sum(dialect: str, value: str) -> str:
+    """The sum of an aggregate's values as a bigint, NULL when any of them is NULL: a total with an
+    unknown part is unknown (plain sum() would skip the NULLs and give a made-up lower bound).
+
+    A bigint in both: PostgreSQL's sum(bigint) is numeric, DuckDB's is hugeint.
+    """
+    return f"cast(case when count({value}) = count(*) then sum({value}) end as bigint)"
+
+
+def _text_bytes(dialect: str, text: str) -> str:
+    """A text's UTF-8 bytes, which both warehouses order byte by byte whatever the collation."""
+    if dialect == "duckdb":
+        return f"encode({text})"
+    return f"convert_to({text}, 'UTF8')"
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -173,6 +190,8 @@ def _qualified(dialect: str, database: str, schema: str, name: str) -> str:
 _MACROS: dict[str, Callable[..., str]] = {
     "utc_date": _utc_date,
     "two_sided_p_value": _two_sided_p_value,
+    "text_bytes": _text_bytes,
+    "known_sum": _known_sum,
 }
 
 

@@ -3,23 +3,24 @@
 --   sent -> delivered -> opened / replied -> positive -> meetings_booked, clicked of opened.
 -- A rate's denominator is the stage before it; where the vendor has no delivered count
 -- (Instantly) the stage before opened and replied is sent. A rate is NULL when either count is
--- NULL or the denominator is 0. Reply.io's sums are person-days: a person active on two days
--- counts twice (see sql/README.md).
+-- NULL or the denominator is 0. A sum with a NULL day (not reported, or unreadable) is NULL: a
+-- total with an unknown part is unknown. Reply.io's sums are person-days: a person active on two
+-- days counts twice; Instantly's are email-days (see sql/README.md).
 with totals as (
     select
         d.vendor as vendor,
         d.sequence_id as sequence_id,
         min(d.day) as first_day,
         max(d.day) as last_day,
-        cast(sum(d.sent) as bigint) as sent,
-        cast(sum(d.delivered) as bigint) as delivered,
-        cast(sum(d.opened) as bigint) as opened,
-        cast(sum(d.clicked) as bigint) as clicked,
-        cast(sum(d.replied) as bigint) as replied,
-        cast(sum(d.positive) as bigint) as positive,
-        cast(sum(d.bounced) as bigint) as bounced,
-        cast(sum(d.unsubscribed) as bigint) as unsubscribed,
-        cast(sum(d.meetings_booked) as bigint) as meetings_booked
+        {{ known_sum('d.sent') }} as sent,
+        {{ known_sum('d.delivered') }} as delivered,
+        {{ known_sum('d.opened') }} as opened,
+        {{ known_sum('d.clicked') }} as clicked,
+        {{ known_sum('d.replied') }} as replied,
+        {{ known_sum('d.positive') }} as positive,
+        {{ known_sum('d.bounced') }} as bounced,
+        {{ known_sum('d.unsubscribed') }} as unsubscribed,
+        {{ known_sum('d.meetings_booked') }} as meetings_booked
     from {{ ref('fct_sequence_daily') }} as d
     group by d.vendor, d.sequence_id
 )

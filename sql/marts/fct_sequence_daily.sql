@@ -2,7 +2,8 @@
 -- The day is the vendor's: the event day for Reply.io and Instantly, the send day for Saleshandy
 -- (its engagement columns are the state of each email sent that day). Units differ: Reply.io
 -- counts people, Instantly and Saleshandy count emails (see sql/README.md). A count the vendor
--- does not report is NULL, never 0.
+-- does not report is NULL, never 0, and so is a sum (over steps, or Saleshandy's emails) with any
+-- NULL part: a total with an unknown part is unknown.
 with reply_io as (
     select
         'reply_io' as vendor,
@@ -25,14 +26,14 @@ saleshandy as (
         'saleshandy' as vendor,
         e.sequence_id as sequence_id,
         e.sent_day as day,
-        cast(sum(e.sent) as bigint) as sent,
-        cast(sum(e.delivered) as bigint) as delivered,
-        cast(sum(e.opened) as bigint) as opened,
-        cast(sum(e.clicked) as bigint) as clicked,
-        cast(sum(e.replied) as bigint) as replied,
-        cast(sum(e.positive) as bigint) as positive,
-        cast(sum(e.bounced) as bigint) as bounced,
-        cast(sum(e.unsubscribed) as bigint) as unsubscribed,
+        {{ known_sum('e.sent') }} as sent,
+        {{ known_sum('e.delivered') }} as delivered,
+        {{ known_sum('e.opened') }} as opened,
+        {{ known_sum('e.clicked') }} as clicked,
+        {{ known_sum('e.replied') }} as replied,
+        {{ known_sum('e.positive') }} as positive,
+        {{ known_sum('e.bounced') }} as bounced,
+        {{ known_sum('e.unsubscribed') }} as unsubscribed,
         cast(null as bigint) as meetings_booked
     from {{ ref('int_saleshandy__email_counts') }} as e
     group by e.sequence_id, e.sent_day
@@ -43,12 +44,12 @@ instantly as (
         'instantly' as vendor,
         s.campaign_id as sequence_id,
         s.day as day,
-        cast(sum(s.sent) as bigint) as sent,
+        {{ known_sum('s.sent') }} as sent,
         cast(null as bigint) as delivered,
-        cast(sum(s.unique_opened) as bigint) as opened,
-        cast(sum(s.unique_clicks) as bigint) as clicked,
-        cast(sum(s.unique_replies) as bigint) as replied,
-        cast(sum(s.unique_opportunities) as bigint) as positive,
+        {{ known_sum('s.unique_opened') }} as opened,
+        {{ known_sum('s.unique_clicks') }} as clicked,
+        {{ known_sum('s.unique_replies') }} as replied,
+        {{ known_sum('s.unique_opportunities') }} as positive,
         cast(null as bigint) as bounced,
         cast(null as bigint) as unsubscribed,
         cast(null as bigint) as meetings_booked

@@ -1,17 +1,21 @@
 -- fct_step_variant: one row per vendor, sequence, step and variant (grain: vendor, sequence_id, step, variant).
 -- Counts per send (emails: one per person and step), rates per sent email, and an A/B verdict
--- for every step with two or more variants.
+-- for every step with two or more variants. A sum with any NULL part (a day or an email whose
+-- value is unknown) is NULL.
 --   Reply.io: the latest step/variant snapshot of each sequence (cumulative to that day); variant
 --     is Reply's variant id; sent = delivered + not reached (the stats have no sent count).
 --   Saleshandy: every loaded email by step; its stats have no variant, so variant is 'all'.
 --   Instantly: the loaded days summed; variant is the letter (A = "0"), step -1 / variant
 --     'unattributed' is what Instantly could not tie to a step or variant.
 -- The A/B test, in steps of two or more variants: each variant's reply rate (replied / sent)
--- against the step's best variant (the highest reply rate among variants with at least min_sends
--- sends; ties go to more sends, then the lower variant), by a two-sided two-proportion z-test
--- with a pooled proportion (p = 1 when the pooled rate is 0 or 1: equal rates). The p-value
--- is erfc(|z| / sqrt 2), by Abramowitz-Stegun 7.1.26 (error < 1.5e-7). verdict is one of:
+-- against the step's best variant (the highest reply rate among variants with known sent and
+-- replied and at least min_sends sends; ties go to more sends, then the lower variant: the
+-- shorter name, then the name's UTF-8 bytes, so Reply's id 9 comes before 10 and Instantly's Z
+-- before AA, whatever the collation), by a two-sided two-proportion z-test with a pooled
+-- proportion (p = 1 when the pooled rate is 0 or 1: equal rates). The p-value is
+-- erfc(|z| / sqrt 2), by Abramowitz-Stegun 7.1.26 (error < 1.5e-7). verdict is one of:
 --   'best', 'significantly worse' (p < alpha), 'not significantly different',
+--   'counts unknown' (sent or replied is NULL: not reported, or unreadable; no p-value),
 --   'too few sends' (this variant, or every variant of the step, below min_sends),
 --   'single variant' (the step has one variant), 'no variant breakdown' (Saleshandy, and
 --   Instantly's unattributed row).
@@ -53,14 +57,14 @@ counts as (
         e.step_number as step,
         'all' as variant,
         false as is_variant,
-        cast(sum(e.sent) as bigint) as sent,
-        cast(sum(e.delivered) as bigint) as delivered,
-        cast(sum(e.opened) as bigint) as opened,
-        cast(sum(e.clicked) as bigint) as clicked,
-        cast(sum(e.replied) as bigint) as replied,
-        cast(sum(e.positive) as bigint) as positive,
-        cast(sum(e.bounced) as bigint) as bounced,
-        cast(sum(e.unsubscribed) as bigint) as unsubscribed,
+        {{ known_sum('e.sent') }} as sent,
+        {{ known_sum('e.delivered') }} as delivered,
+        {{ known_sum('e.opened') }} as opened,
+        {{ known_sum('e.clicked') }} as clicked,
+        {{ known_sum('e.replied') }} as replied,
+        {{ known_sum('e.positive') }} as positive,
+        {{ known_sum('e.bounced') }} as bounced,
+        {{ known_sum('e.unsubscribed') }} as unsubscribed,
         cast(null as bigint) as meetings_booked
     from {{ ref('int_saleshandy__email_counts') }} as e
     group by e.sequence_id, e.step_number
@@ -71,12 +75,12 @@ counts as (
         i.step as step,
         i.variant as variant,
         i.variant <> 'unattributed' as is_variant,
-        cast(sum(i.sent) as bigint) as sent,
+        {{ known_sum('i.sent') }} as sent,
         cast(null as bigint) as delivered,
-        cast(sum(i.unique_opened) as bigint) as opened,
-        cast(sum(i.unique_clicks) as bigint) as clicked,
-        cast(sum(i.unique_replies) as bigint) as replied,
-        cast(sum(i.unique_opportunities) as bigint) as positive,
+        {{ known_sum('i.unique_opened') }} as opened,
+        {{ known_sum('i.unique_clicks') }} as clicked,
+        {{ known_sum('i.unique_replies') }} as replied,
+        {{ known_sum('i.unique_opportunities') }} as positive,
         cast(null as bigint) as bounced,
         cast(null as bigint) as unsubscribed,
         cast(null as bigint) as meetings_booked
@@ -98,11 +102,12 @@ best as (
         r.vendor, r.sequence_id, r.step, r.variant, r.sent, r.replied, r.reply_rate,
         row_number() over (
             partition by r.vendor, r.sequence_id, r.step
-            order by r.reply_rate desc, r.sent desc, r.variant
+            order by r.reply_rate desc nulls last, r.sent desc, length(r.variant), {{ text_bytes('r.variant') }}
         ) as rank_in_step
     from rated as r
     cross join params as p
-    where r.is_variant and r.variants >= 2 and r.sent >= p.min_sends
+    -- a variant whose counts are unknown is never the best (and its NULL rate never sorts first)
+    where r.is_variant and r.variants >= 2 and r.sent >= p.min_sends and r.replied is not null
 ),
 
 tested as (
@@ -112,7 +117,8 @@ tested as (
         b.sent as best_sent,
         b.replied as best_replied,
         b.reply_rate as best_reply_rate,
-        r.is_variant and b.variant is not null and r.variant <> b.variant and r.sent >= p.min_sends as is_tested
+        coalesce(r.is_variant and b.variant is not null and r.variant <> b.variant and r.sent >= p.min_sends
+                 and r.replied is not null, false) as is_tested
     from rated as r
     cross join params as p
     left join best as b
@@ -165,6 +171,7 @@ select
     case
         when not v.is_variant then 'no variant breakdown'
         when v.variants < 2 then 'single variant'
+        when v.sent is null or v.replied is null then 'counts unknown'
         when v.best_variant is null or v.sent < p.min_sends then 'too few sends'
         when v.variant = v.best_variant then 'best'
         when v.p_value < p.alpha then 'significantly worse'

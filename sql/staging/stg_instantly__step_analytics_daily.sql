@@ -1,9 +1,10 @@
 -- stg_instantly__step_analytics_daily: one row per Instantly campaign, UTC day, step and variant
 -- (grain: campaign_id, day, step, variant).
 -- Renames and casts instantly.step_analytics_daily (GET /api/v2/campaigns/analytics/steps for one
--- campaign and day). Counts are of emails by event day; a lead gets one email per step, so the
--- unique_* counts are emails too. step -1 / variant 'unattributed' hold what Instantly could not
--- tie to a step or variant.
+-- campaign and day). Counts are by event day; unique_* are leads unique within the requested day
+-- (a lead gets one email per step, so a day's unique_* are emails too), and summed over days they
+-- are lead-days: a lead who opens on two days counts twice. step -1 / variant 'unattributed'
+-- hold what Instantly could not tie to a step or variant.
 select
     cast(s.campaign_id as text) as campaign_id,
     cast(s.day as date) as day,

@@ -70,3 +70,56 @@ def test_two_proportion_verdicts_match_the_hand_computation(duckdb_path: Path) -
     assert by_key[(3, "A")][3:7] == ("A", None, None, "best")
     assert by_key[(3, "B")][3:7] == ("A", 1.0, False, "not significantly different")
     assert by_key[(-1, "unattributed")][:7] == (7, 1, 1 / 7, None, None, None, "no variant breakdown")
+
+
+# Unknown counts (NULL: not reported, or unreadable) and ties, on both warehouses.
+# Instantly campaign c2, (step, variant, sent, unique_replies):
+UNKNOWN_ROWS = [
+    (1, "A", 200, None),  # replies unreadable: PostgreSQL sorts a NULL rate first, DuckDB last
+    (1, "B", 200, 30),
+    (1, "C", 200, 20),
+    (2, "A", None, 5),  # sent unknown
+    (2, "B", 150, 10),
+    (3, "A", 200, None),  # every variant unknown: no best
+    (3, "B", 300, None),
+    (4, "Z", 100, 10),  # a tie in rate and sends: the lower variant (Z = 25 comes before AA = 26)
+    (4, "AA", 100, 10),
+]
+# Reply.io sequence 1001, step 1, (variant_id, delivered, not_reached, replied): 9 and 10 tie
+# (numerically 9 is lower, as text '10' sorts first); 11's not_reached is unknown.
+REPLY_ROWS = [(9, 90, 10, 10), (10, 95, 5, 10), (11, 200, None, 40)]
+
+
+def test_unknown_counts_are_untested_never_best_and_ties_go_to_the_lower_variant(warehouse) -> None:
+    warehouse.raw_table("instantly", "step_analytics_daily",
+                        "campaign_id text, day date, step bigint, variant text, sent bigint, unique_replies bigint",
+                        [("c2", "2026-11-01", *row) for row in UNKNOWN_ROWS])
+    warehouse.raw_table("reply_io", "step_stats_snapshots",
+                        "sequence_id bigint, step_id bigint, step_number bigint, variant_id bigint, "
+                        "snapshot_day date, delivered bigint, not_reached bigint, replied bigint",
+                        [(1001, 5, 1, v, "2026-11-01", d, n, r) for v, d, n, r in REPLY_ROWS])
+    warehouse.build()
+    got = {(r["vendor"], r["step"], r["variant"]): (r["best_variant"], r["p_value"], r["is_significant"], r["verdict"])
+           for r in warehouse.rows("fct_step_variant", "vendor, step, variant, best_variant, p_value, is_significant, "
+                                                       "verdict")}
+    unknown = "counts unknown"
+    p_c = textbook_p_value(20, 200, 30, 200)
+    assert p_c > 0.05
+    expected = {
+        ("instantly", 1, "A"): ("B", None, None, unknown),
+        ("instantly", 1, "B"): ("B", None, None, "best"),
+        ("instantly", 1, "C"): ("B", p_c, False, "not significantly different"),
+        ("instantly", 2, "A"): ("B", None, None, unknown),
+        ("instantly", 2, "B"): ("B", None, None, "best"),
+        ("instantly", 3, "A"): (None, None, None, unknown),
+        ("instantly", 3, "B"): (None, None, None, unknown),
+        ("instantly", 4, "Z"): ("Z", None, None, "best"),
+        ("instantly", 4, "AA"): ("Z", 1.0, False, "not significantly different"),
+        ("reply_io", 1, "9"): ("9", None, None, "best"),
+        ("reply_io", 1, "10"): ("9", 1.0, False, "not significantly different"),
+        ("reply_io", 1, "11"): ("9", None, None, unknown),
+    }
+    assert set(got) == set(expected)
+    for key, (best, p, significant, verdict) in expected.items():
+        assert (got[key][0], got[key][2], got[key][3]) == (best, significant, verdict), key
+        assert got[key][1] == (None if p is None else pytest.approx(p, abs=2e-7)), key

@@ -327,9 +327,11 @@ def test_fct_funnel_sums_the_days_and_rates_each_stage_on_the_one_before(load: L
     for (vendor, seq, day), counts in expected_daily(load.world).items():
         row = sums.setdefault((vendor, seq), {"first_day": day, "last_day": day, **dict.fromkeys(COUNTS)})
         row["first_day"], row["last_day"] = min(row["first_day"], day), max(row["last_day"], day)
+        row.setdefault("days", []).append(counts)
+    for row in sums.values():  # a total with an unknown (NULL) day is unknown
+        days = row.pop("days")
         for m in COUNTS:
-            if counts[m] is not None:
-                row[m] = (row[m] or 0) + counts[m]
+            row[m] = None if any(d[m] is None for d in days) else sum(d[m] for d in days)
     assert {k: {m: v[m] for m in ("first_day", "last_day", *COUNTS)} for k, v in funnel.items()} == sums
 
     def rate(part: int | None, whole: int | None) -> float | None:
