@@ -10,7 +10,7 @@ workspace's rate limits (100 per second and 6,000 per minute by default), throug
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Iterator, List, Optional, Sequence
 
 import dlt
@@ -70,7 +70,7 @@ def instantly_source(
     if look_back_days < 0:
         raise ValueError(f"Instantly: look_back_days must be 0 or more, got {look_back_days}")
     run_range(None, start, end, look_back_days, clock.utc_today())  # refuses a bad range before any request
-    limits = tuple((int(n), float(s)) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))
+    limits = _rate_limits(rate_limits)
     client = VendorClient("instantly", base_url, api_key, HttpSettings(
         rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
     notes = RunNotes(client)
@@ -90,12 +90,30 @@ class _Window:
         self.start, self.end, self.look_back_days = start, end, look_back_days
 
     def range(self, state: dict[str, Any]) -> tuple[date, date]:
+        """The first and last day a resource with this state reads this run."""
         return run_range(state.get("last_day"), self.start, self.end, self.look_back_days, clock.utc_today())
 
 
-def _finish(state: dict[str, Any], last: date) -> None:
-    """Record the last loaded day; never move it backwards (a fixed older range may be re-read)."""
-    state["last_day"] = max(state.get("last_day") or "", last.isoformat())
+def _rate_limits(rate_limits: Optional[List[List[float]]]) -> tuple[tuple[int, float], ...]:
+    """The rate_limits setting as (requests, seconds) pairs; ValueError saying the expected shape."""
+    try:
+        return tuple((int(n), float(s)) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))
+    except (TypeError, ValueError):
+        raise ValueError(f"Instantly: rate_limits must be a list of [requests, seconds] pairs, e.g. "
+                         f"[[100, 1], [6000, 60]], got {rate_limits!r}") from None
+
+
+def _finish(state: dict[str, Any], first: date, last: date) -> None:
+    """Record the last loaded day, when this run's days `first`..`last` join on to the days loaded before.
+
+    It never moves backwards (a fixed older range may be re-read), nor across a gap: after a fixed
+    range that starts later than the day after the last loaded day, the next run still reads on from
+    the last loaded day, so the days in between are not skipped.
+    """
+    known = state.get("last_day")
+    if known and first > date.fromisoformat(known) + timedelta(days=1):
+        return
+    state["last_day"] = max(known or "", last.isoformat())
 
 
 @dlt.resource(name="campaigns", primary_key="id", write_disposition="merge", columns=CAMPAIGN_COLUMNS)
@@ -120,7 +138,7 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
 
     for campaign_id, answer in client.fan_out(fetch, ids, ahead=ANSWERS_AHEAD):
         yield daily_rows(campaign_id, answer, notes)  # one campaign's days: dlt moves on to the step requests sooner
-    _finish(state, last)
+    _finish(state, first, last)
     notes.covered("campaign_analytics_daily", first.isoformat(), last.isoformat())
     notes.save()
 
@@ -131,14 +149,16 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
                          max_concurrency: int) -> Iterator[list[dict[str, Any]]]:
     """Per campaign, day, step and variant (GET /api/v2/campaigns/analytics/steps, one call per campaign and day).
 
-    Days before a campaign was created are not asked for: they cannot have activity.
+    Days before a campaign was created are not asked for: they cannot have activity. The day before
+    its UTC creation day is, as Instantly may count days in the workspace's time zone.
     """
     state = dlt.current.resource_state()
     first, last = window.range(state)
     tasks = []
     for campaign in directory.all():
         born = created_day(campaign)
-        tasks += [(campaign["id"], day) for day in days_between(max(first, born) if born else first, last)]
+        since = max(first, born - timedelta(days=1)) if born else first
+        tasks += [(campaign["id"], day) for day in days_between(since, last)]
 
     def fetch(task: tuple[str, date]) -> Any:
         campaign_id, day = task
@@ -149,6 +169,6 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
     answers = client.fan_out(fetch, tasks, max_in_flight=max_concurrency, ahead=ANSWERS_AHEAD)
     yield from batched((row for (campaign_id, day), answer in answers
                         for row in step_rows(campaign_id, day, answer, notes)), ROW_BATCH)
-    _finish(state, last)
+    _finish(state, first, last)
     notes.covered("step_analytics_daily", first.isoformat(), last.isoformat())
     notes.save()

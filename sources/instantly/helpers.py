@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Iterator, TypeVar
@@ -21,8 +20,6 @@ from .settings import (
     UNATTRIBUTED_STEP,
     UNATTRIBUTED_VARIANT,
 )
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -139,13 +136,16 @@ class CampaignDirectory:
 
 
 def step_key(value: Any) -> int | None:
-    """A step as an int: "1" -> 1; null, "null" or "" -> UNATTRIBUTED_STEP; None when unreadable."""
+    """A step as an int: "1", 1 or 1.0 -> 1; null, "null" or "" -> UNATTRIBUTED_STEP; None when unreadable."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null")):
         return UNATTRIBUTED_STEP
+    if isinstance(value, bool):
+        return None
     try:
-        return int(str(value).strip())
+        number = float(str(value).strip())
     except ValueError:
         return None
+    return int(number) if number.is_integer() and number >= 0 else None
 
 
 def variant_key(value: Any) -> str | None:

@@ -50,7 +50,8 @@ def test_paging_stops(last_page: dict[str, Any]) -> None:
     assert client.pages == []
 
 
-@pytest.mark.parametrize("raw, key", [("1", 1), (3, 3), (None, -1), ("null", -1), ("NULL", -1), ("x", None)])
+@pytest.mark.parametrize("raw, key", [("1", 1), (3, 3), (None, -1), ("null", -1), ("NULL", -1), ("x", None),
+                                      (2.0, 2), ("2.0", 2), (0, 0), (1.5, None), ("-3", None), (True, None)])
 def test_step_key(raw: Any, key: int | None) -> None:
     assert step_key(raw) == key
 
