@@ -15,10 +15,12 @@ the models by those references (not by a hand-kept list) and renders them per de
   ``{{ known_sum('x') }}``: the SQL that DuckDB and PostgreSQL do not share, or that neither has,
   or a rule every model must write the same way, written once in `_MACROS`.
 
-Every build runs in one transaction (both warehouses have transactional DDL): every model is
-dropped and created again, and a reader sees either the previous build or the new one, never a
-half-built mart. A model that fails rolls the whole build back and raises `ModelBuildError`
-naming the model.
+Every build runs in one transaction (both warehouses have transactional DDL), and a reader sees
+either the previous build or the new one, never a half-built mart. A table whose columns are
+unchanged is emptied and filled again in place, so a user's own views on a mart survive rebuilds
+(PostgreSQL binds a view to the table itself); views, and a table whose columns changed, are
+dropped and created again. A model that fails rolls the whole build back and raises
+`ModelBuildError` naming the model (on PostgreSQL, a user's view that blocks a drop is named).
 """
 
 from __future__ import annotations
@@ -346,6 +348,33 @@ def _built_models(client: SqlClientBase[Any], dialect: str, schema: str) -> set[
     return {name for name, comment in rows if str(comment or "").startswith(BUILT_BY)}
 
 
+# The view a table model's new query is first created as, to compare its columns with the table's.
+_SCRATCH = "_outreach_build_scratch"
+
+
+def _columns(client: SqlClientBase[Any], schema: str, name: str) -> list[tuple[str, str]]:
+    """A relation's (column, type) in order, as information_schema reports them."""
+    rows = client.execute_sql(
+        "select column_name, data_type from information_schema.columns where table_catalog = current_database()"
+        f" and table_schema = {_literal(schema)} and table_name = {_literal(name)} order by ordinal_position") or []
+    return [(str(column), str(kind)) for column, kind in rows]
+
+
+def _readers(client: SqlClientBase[Any], dialect: str, qualified: str) -> list[str]:
+    """The views (schema.name) that PostgreSQL records as reading a relation; [] on DuckDB, which binds
+    views by name and lets the relation go."""
+    if dialect != "postgres":
+        return []
+    rows = client.execute_sql(
+        "select distinct n.nspname, c.relname from pg_depend as d"
+        " join pg_rewrite as r on r.oid = d.objid"
+        " join pg_class as c on c.oid = r.ev_class"
+        " join pg_namespace as n on n.oid = c.relnamespace"
+        " where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass"
+        f" and d.refobjid = to_regclass({_literal(qualified)}) and c.oid <> d.refobjid order by 1, 2") or []
+    return [f"{schema}.{name}" for schema, name in rows]
+
+
 def _read_catalog(client: SqlClientBase[Any], schemas: Sequence[str]) -> _Catalog:
     in_list = ", ".join(_literal(schema) for schema in schemas)
     rows = client.execute_sql(
@@ -465,9 +494,11 @@ def run_models(client: SqlClientBase[Any], dialect: str, models: Sequence[Model]
     """Build `models` (in build order) through an open SQL client, in one transaction.
 
     Every model is rendered before anything changes; then, in one transaction, the relations of an
-    earlier build whose model is gone are dropped, the models that exist are dropped (users first)
-    and every model is created. A failing model raises `ModelBuildError` and leaves the previous
-    build as it was.
+    earlier build whose model is gone are dropped, the existing views of models (and relations
+    whose model changed kind) are dropped, users first, and every model is built in order: a table
+    that exists with the same columns is emptied and filled again in place (a user's own views on
+    it survive), any other is created. A failing model raises `ModelBuildError` and leaves the
+    previous build as it was.
     """
     started = time.perf_counter()
     unknown = set(dataset_names or {}) - set(VENDORS)
@@ -492,14 +523,18 @@ def run_models(client: SqlClientBase[Any], dialect: str, models: Sequence[Model]
             # cascade: a gone view may still be read by another gone one (PostgreSQL tracks that)
             client.execute_sql(f"drop {kind} if exists {renderer.name(models_dataset, name)} cascade")
             log.info("dropped %s %s: its model is no longer in sql/", kind, name)
-        for model in reversed(models):
+        for model in reversed(models):  # views go first (a model view reading another goes before it)
             kind = catalog.kinds.get((models_dataset, model.name))
-            if kind:
-                _execute(client, model, f"drop {kind} {renderer.name(models_dataset, model.name)}")
+            if kind == "view" or (kind and kind != model.materialization):
+                why = "a view is built anew" if kind == "view" else f"it becomes a {model.materialization}"
+                _drop(client, dialect, model, kind, renderer.name(models_dataset, model.name), why)
         for model, sql in rendered:
             begun = time.perf_counter()
             target = renderer.name(models_dataset, model.name)
-            _execute(client, model, f"create {model.materialization} {target} as\n{sql}")
+            if model.materialization == "table" and catalog.kinds.get((models_dataset, model.name)) == "table":
+                _refill_table(client, dialect, model, sql, renderer, models_dataset)
+            else:
+                _execute(client, model, f"create {model.materialization} {target} as\n{sql}")
             origin = _literal(f"{BUILT_BY}{model.path.parent.name}/{model.path.name}")
             _execute(client, model, f"comment on {model.materialization} {target} is {origin}")
             rows = None
@@ -512,6 +547,36 @@ def run_models(client: SqlClientBase[Any], dialect: str, models: Sequence[Model]
                        missing_tables=sorted(renderer.missing_tables),
                        missing_columns=dict(renderer.missing_columns),
                        seconds=time.perf_counter() - started)
+
+
+def _drop(client: SqlClientBase[Any], dialect: str, model: Model, kind: str, target: str, why: str) -> None:
+    """Drop a model's relation; on PostgreSQL a view of the user's own that reads it is named in the error
+    (PostgreSQL refuses the drop, and dropping the view silently would lose the user's work)."""
+    readers = _readers(client, dialect, target)
+    if readers:
+        views = ", ".join(readers)
+        raise ModelBuildError(model.name, model.path, ModelError(
+            f"the {kind} {target} must be dropped and created anew ({why}), and PostgreSQL will not drop it "
+            f"while views read it: {views}. Drop them ({'; '.join(f'drop view {v}' for v in readers)}), build "
+            "again, and create them anew on the new model."))
+    _execute(client, model, f"drop {kind} {target}")
+
+
+def _refill_table(client: SqlClientBase[Any], dialect: str, model: Model, sql: str, renderer: _Renderer,
+                  schema: str) -> None:
+    """Rebuild an existing table model: in place (emptied and filled again) when the new query has the
+    same columns and types, so the views that read it are untouched; otherwise dropped and created."""
+    target, scratch = renderer.name(schema, model.name), renderer.name(schema, _SCRATCH)
+    _execute(client, model, f"create view {scratch} as\n{sql}")
+    same = _columns(client, schema, _SCRATCH) == _columns(client, schema, model.name)
+    if same:
+        _execute(client, model, f"delete from {target}")
+        _execute(client, model, f"insert into {target} select * from {scratch}")
+    _execute(client, model, f"drop view {scratch}")
+    if not same:
+        log.info("table %s has new columns: dropped and created anew", model.name)
+        _drop(client, dialect, model, "table", target, "its columns changed")
+        _execute(client, model, f"create table {target} as\n{sql}")
 
 
 def _execute(client: SqlClientBase[Any], model: Model, sql: str) -> Sequence[Sequence[Any]]:
@@ -529,7 +594,9 @@ def build_models(destination: TDestinationReferenceArg | dlt.Pipeline,
     Args:
         destination: where the raw tables are: a dlt destination (``"duckdb"``,
             ``dlt.destinations.duckdb("outreach_warehouse.duckdb")``, ``dlt.destinations.postgres(url)``)
-            or a pipeline whose destination to use. DuckDB and PostgreSQL are supported.
+            or a pipeline whose destination to use. DuckDB and PostgreSQL are supported. A name is
+            resolved as the CLI does: ``"duckdb"`` is the file configured in
+            ``destination.duckdb.credentials``, else ``outreach_warehouse.duckdb`` in the working folder.
         dataset_names: the dataset each vendor was loaded into, by vendor name (``reply_io``,
             ``saleshandy``, ``instantly``); a vendor left out is looked for in the dataset of its
             own name. A vendor whose tables are not there reads as empty.
@@ -542,12 +609,19 @@ def build_models(destination: TDestinationReferenceArg | dlt.Pipeline,
 
     Raises:
         ModelError: the destination is neither DuckDB nor PostgreSQL, or dataset_names names no vendor.
+        pipelines.run.ConfigError: the destination is a name dlt does not know.
         ModelGraphError: the models reference something that does not exist, or each other in a cycle.
         ModelBuildError: a model's SQL failed; names the model and carries the warehouse's error.
             Nothing was changed: the previous build is left as it was.
     """
     if isinstance(destination, dlt.Pipeline):
         destination = destination.destination
+    elif isinstance(destination, str):
+        # a name, as the CLI resolves it: "duckdb" is the configured file or outreach_warehouse.duckdb
+        # (dlt alone would open a file named after the pipeline below, which holds no raw tables)
+        from pipelines.run import resolve_destination  # here: pipelines.run imports this module
+
+        destination = resolve_destination(destination)
     models = discover_models(sql_dir)
     pipeline = dlt.pipeline(pipeline_name=f"{models_dataset}_models", destination=destination,
                             dataset_name=models_dataset)

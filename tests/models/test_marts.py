@@ -433,6 +433,29 @@ def test_a_rebuild_without_new_data_gives_identical_tables(load: Load) -> None:
     assert {mart: read(load.duckdb, mart) for mart in MARTS} == before
 
 
+def test_a_rebuild_refills_every_mart_in_place_so_a_users_views_survive(
+        load: Load, caplog: pytest.LogCaptureFixture) -> None:
+    destinations = [("duckdb", load.duckdb, {}, "outreach")]
+    if load.postgres is not None:
+        destinations.append(("postgres", load.postgres, {"dataset_names": load.pg_names()}, f"{load.prefix}_outreach"))
+    for dialect, destination, names, models_dataset in destinations:
+        before = {mart: read(destination, mart, models_dataset) for mart in MARTS}
+        bi = f"{load.prefix}_bi"  # the user's own schema, beside the models dataset
+        pipeline = dlt.pipeline(pipeline_name="bi_user", destination=destination, dataset_name=models_dataset)
+        with pipeline.sql_client() as client:
+            catalog = f'"{client.execute_sql("select current_database()")[0][0]}".' if dialect == "duckdb" else ""
+            client.execute_sql(f"create schema {bi}")
+            for mart in MARTS:  # (outreach.duckdb: "outreach" is a catalog too, so name the catalog)
+                client.execute_sql(f"create view {catalog}{bi}.{mart} as select * from {catalog}{models_dataset}.{mart}")
+        with caplog.at_level("INFO", logger="pipelines.models"):
+            build_models(destination, models_dataset=models_dataset, **names)
+        assert "new columns" not in caplog.text, dialect  # every table kept its columns: refilled in place
+        assert {mart: read(destination, mart, bi) for mart in MARTS} == before, dialect
+        assert {mart: read(destination, mart, models_dataset) for mart in MARTS} == before, dialect
+        with pipeline.sql_client() as client:
+            client.execute_sql(f"drop schema {catalog}{bi} cascade")
+
+
 def test_a_vendor_never_loaded_gives_no_rows_and_no_error(load: Load) -> None:
     report = build_models(load.duckdb, dataset_names={"saleshandy": "saleshandy_never_loaded"},
                           models_dataset="outreach_without_saleshandy")

@@ -266,3 +266,68 @@ def test_postgres_build_in_prefixed_schemas_matches_and_readers_never_see_a_half
     assert read(f"select table_name from information_schema.tables where table_schema = '{models_dataset}' "
                 "order by 1") == [("all_sequences",), ("checks",), ("counts",), ("slow",), ("stg_reply",),
                                   ("stg_sales",)]
+
+
+def test_a_users_view_on_a_mart_survives_rebuilds_and_a_blocking_one_is_named(tmp_path: Path, warehouse) -> None:
+    warehouse.raw_table("reply_io", "sequences", "id bigint, name text, status text, created timestamptz, "
+                        "owner_user_id bigint", [(1001, "one", "active", "2026-01-01 10:00:00+00", 7),
+                                                 (1002, "two", "paused", "2026-01-02 10:00:00+00", 7)])
+    root = write_models(tmp_path / "sql", PROJECT)
+    warehouse.build(sql_dir=root)
+    bi = warehouse.models_dataset.replace("outreach", "bi")  # the user's own schema (prefixed on PostgreSQL)
+    warehouse.execute(f"create schema {bi}")
+    warehouse.execute(f"create view {bi}.sequences_by_vendor as select a.vendor, count(*) as n "
+                      f"from {warehouse.name('all_sequences')} as a group by a.vendor")
+    raw = warehouse.dataset_names["reply_io"]
+    warehouse.execute(f"insert into {raw}.sequences values (1003, 'three', 'new', '2026-01-03 10:00:00+00', 7)")
+
+    # the same columns: the mart is refilled in place, and the user's view reads the new rows
+    report = warehouse.build(sql_dir=root)
+    assert [(m.name, m.rows) for m in report.models if m.rows is not None] == [("all_sequences", 3), ("counts", 1)]
+    assert warehouse.execute(f"select vendor, n from {bi}.sequences_by_vendor") == [("reply_io", 3)]
+    assert warehouse.execute(f"select comment from duckdb_tables() where table_name = 'all_sequences'"
+                             if warehouse.dialect == "duckdb" else
+                             f"select obj_description(to_regclass('{warehouse.models_dataset}.all_sequences'), "
+                             "'pg_class')") == [("built by outreach-elt from sql/marts/all_sequences.sql",)]
+
+    # new columns: the table must be dropped; PostgreSQL refuses while the view reads it, and the
+    # error names the view and what to do; the previous build stays whole
+    (root / "marts" / "all_sequences.sql").write_text(
+        PROJECT["marts/all_sequences"].replace("r.is_archived from", "r.is_archived, 1 as extra from").replace(
+            "s.is_archived from", "s.is_archived, 1 as extra from"))
+    if warehouse.dialect == "postgres":
+        with pytest.raises(ModelBuildError) as caught:
+            warehouse.build(sql_dir=root)
+        message = str(caught.value)
+        assert caught.value.model == "all_sequences"
+        assert f"{bi}.sequences_by_vendor" in message and "its columns changed" in message
+        assert f"drop view {bi}.sequences_by_vendor" in message
+        assert warehouse.execute(f"select vendor, n from {bi}.sequences_by_vendor") == [("reply_io", 3)]
+        warehouse.execute(f"drop view {bi}.sequences_by_vendor")
+    report = warehouse.build(sql_dir=root)
+    assert warehouse.execute(f"select count(*), min(extra) from {warehouse.name('all_sequences')}") == [(3, 1)]
+
+    # a user's view on a staging view (rebuilt by dropping it) is named too
+    warehouse.execute(f"create view {bi}.reply_names as select r.name from {warehouse.name('stg_reply')} as r")
+    if warehouse.dialect == "postgres":
+        with pytest.raises(ModelBuildError, match=f"{bi}.reply_names") as caught:
+            warehouse.build(sql_dir=root)
+        assert caught.value.model == "stg_reply"
+    else:
+        warehouse.build(sql_dir=root)
+    assert sorted(warehouse.execute(f"select name from {bi}.reply_names")) == [("one",), ("three",), ("two",)]
+
+
+def test_build_models_duckdb_by_name_builds_in_the_warehouse_the_cli_loads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`build_models("duckdb")` (the README's example) uses the CLI's file, outreach_warehouse.duckdb,
+    not one named after a pipeline of its own, where it would find no raw table and build empty marts."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
+    warehouse = tmp_path / "outreach_warehouse.duckdb"
+    fill_reply_duckdb(warehouse)
+    root = write_models(tmp_path / "sql", PROJECT)
+    report = build_models("duckdb", sql_dir=root)
+    assert report.missing_tables == ["saleshandy.sequences"]
+    assert read_duckdb(warehouse, "select count(*) from all_sequences") == [(2,)]
+    assert sorted(p.name for p in tmp_path.glob("*.duckdb")) == ["outreach_warehouse.duckdb"]
