@@ -328,7 +328,9 @@ class ReplyIoTwin(VendorTwin):
     Switches for what the public sources leave uncertain:
     - `not_found_status`: 404 (the vendor's skill files) or 400 (a third-party fixture) for an unknown id;
     - `step_stats_available`: False makes `/v3/sequences/{id}/stats/emails` answer 404 (it is unconfirmed);
-    - `stats_per_hour`: the stricter hourly cap of the stats endpoints in the default limits.
+    - `stats_per_hour`: the stricter hourly cap of the stats endpoints in the default limits;
+    - `gone_sequences`: ids the list still shows but the per-sequence endpoints answer not found for
+      (sequences deleted between the list and their stats).
     """
 
     vendor = VENDOR
@@ -341,6 +343,7 @@ class ReplyIoTwin(VendorTwin):
             raise ValueError("not_found_status must be 400 or 404")
         self.not_found_status = not_found_status
         self.step_stats_available = step_stats_available
+        self.gone_sequences: set[int] = set()
         self.default_limits = (Limit(100, 60), Limit(3000, 3600), Limit(stats_per_hour, 3600, STATS_PATHS))
         super().__init__(world, faults=faults, limits=limits, api_key=api_key)
 
@@ -389,6 +392,11 @@ class ReplyIoTwin(VendorTwin):
         return self.error(self.not_found_status, f"Sequence {seq_id} was not found.", code="sequence.notFound",
                           title="Not Found" if self.not_found_status == 404 else "Bad Request")
 
+    def _sequence(self, match: Any) -> Sequence | None:
+        """The sequence of a per-sequence path, None when it does not exist (or is gone)."""
+        seq_id = int(match.group(1))
+        return None if seq_id in self.gone_sequences else find_sequence(self.world, seq_id)
+
     # -- handlers ------------------------------------------------------------------------------
 
     def _whoami(self, request: Request, match: Any) -> Response:
@@ -420,11 +428,11 @@ class ReplyIoTwin(VendorTwin):
         return Response.json(200, {"items": page, "hasMore": start + top < len(items)})
 
     def _detail(self, request: Request, match: Any) -> Response:
-        seq = find_sequence(self.world, int(match.group(1)))
+        seq = self._sequence(match)
         return self._not_found(match.group(1)) if seq is None else Response.json(200, sequence_detail(self.world, seq))
 
     def _steps(self, request: Request, match: Any) -> Response:
-        seq = find_sequence(self.world, int(match.group(1)))
+        seq = self._sequence(match)
         return self._not_found(match.group(1)) if seq is None else Response.json(200, steps(seq))
 
     def _all_stats(self, request: Request, match: Any) -> Response:
@@ -440,7 +448,7 @@ class ReplyIoTwin(VendorTwin):
         return Response.json(200, rows)
 
     def _one_stats(self, request: Request, match: Any) -> Response:
-        seq = find_sequence(self.world, int(match.group(1)))
+        seq = self._sequence(match)
         if seq is None:
             return self._not_found(match.group(1))
         window = self._window(request)
@@ -452,7 +460,7 @@ class ReplyIoTwin(VendorTwin):
     def _email_stats(self, request: Request, match: Any) -> Response:
         if not self.step_stats_available:
             return self.error(404, f"Route POST:{request.path} not found", code="route.notFound")
-        seq = find_sequence(self.world, int(match.group(1)))
+        seq = self._sequence(match)
         if seq is None:
             return self._not_found(match.group(1))
         answer = step_stats(self.world, seq)

@@ -77,7 +77,7 @@ def reply_io(
     def sequences() -> Iterator[list[dict[str, Any]]]:
         """Every sequence, archived ones included (GET /v3/sequences, top/skip until hasMore is false)."""
         unparsed: list[Any] = []
-        for page in helpers.iter_sequence_pages(client, settings.PAGE_SIZE):
+        for page in helpers.iter_sequence_pages(client, settings.PAGE_SIZE, notes):
             unparsed += helpers.unparsed_created(page)
             yield page
         if unparsed:
@@ -103,19 +103,28 @@ def reply_io(
         if missing:
             notes.missing_days.extend(day.isoformat() for day in missing)
             notes.warn(f"{len(missing)} day(s) fell out of the API's {settings.REACH_DAYS}-day reach since the last "
-                       f"run and can no longer be loaded: {', '.join(day.isoformat() for day in missing)}. "
+                       f"run and can no longer be loaded in full: {', '.join(day.isoformat() for day in missing)} "
+                       f"({missing[0]} was loaded only as far as the last run saw it). "
                        f"Run at least every {max(1, settings.REACH_DAYS - look_back_days - 1)} days to keep every day "
                        f"and its late engagement.")
         read_at = clock.utc_now()
+        unkeyed: dict[str, int] = {}  # day -> rows without a sequenceId
         for day, answer in client.fan_out(
                 lambda d: client.post(settings.SEQUENCE_STATS_PATH, json=helpers.day_filters(d)), days):
             rows = helpers.daily_rows(answer, day, read_at, types)
+            if len(rows) < len(answer or []):
+                unkeyed[day.isoformat()] = len(answer) - len(rows)
             if rows:
                 yield rows
             if advances and (last_day is None or day > last_day):
                 state["last_day"] = day.isoformat()
         if days:
             notes.covered("sequence_stats_daily", days[0].isoformat(), days[-1].isoformat())
+        if unkeyed:
+            notes.count("sequence_stats_daily_no_sequence_id", sum(unkeyed.values()))
+            notes.warn("sequence_stats_daily: rows without a sequenceId were skipped (counted in "
+                       "sequence_stats_daily_no_sequence_id): "
+                       + ", ".join(f"{count} on {day}" for day, count in sorted(unkeyed.items())))
         _report_types(types, notes)
         notes.save()
 
@@ -126,24 +135,36 @@ def reply_io(
         """Today's cumulative step/variant stats of the sequences with a snapshot status."""
         snapshot_at = clock.utc_now()
         wanted = [item["id"] for item in page if helpers.effective_status(item) in statuses]
-        unavailable: list[int] = []
+        missing: dict[str, list[int]] = {"endpoint": [], "sequence": []}
 
         def fetch(sequence_id: int) -> dict[str, Any] | None:
             try:
                 return client.post(settings.STEP_STATS_PATH.format(id=sequence_id), json={})
             except VendorRequestError as exc:
-                if exc.status not in (404, 405):
+                kind = helpers.not_found(exc)
+                if kind is None:
                     raise
-                unavailable.append(sequence_id)
+                missing[kind].append(sequence_id)
                 return None
 
+        unkeyed = 0
         for sequence_id, answer in client.fan_out(fetch, wanted):
             rows = helpers.snapshot_rows(answer, sequence_id, snapshot_at.date(), snapshot_at, types) if answer else []
+            unkeyed += sum(1 for row in rows if row["step_id"] < 0 or row["variant_id"] < 0)
             if rows:
                 yield rows
-        if unavailable:
-            notes.warn(f"step stats ({settings.STEP_STATS_PATH}) were not available (404/405) for sequences "
-                       f"{sorted(unavailable)}; their step_stats_snapshots were skipped this run.")
+        if unkeyed:
+            notes.count("step_stats_snapshots_no_id", unkeyed)
+            notes.warn("step_stats_snapshots: steps or variants came without an id; their rows are keyed by minus "
+                       "their position (counted in step_stats_snapshots_no_id)")
+        if missing["sequence"]:
+            notes.count("step_stats_snapshots_sequences_not_found", len(missing["sequence"]))
+            notes.warn(f"step_stats_snapshots: Reply.io did not find sequences {sorted(missing['sequence'])} "
+                       f"(deleted since the list was read?); they have no snapshot this run.")
+        if missing["endpoint"]:
+            notes.warn(f"step stats ({settings.STEP_STATS_PATH}) were not available (route not found or method not "
+                       f"allowed) for sequences {sorted(missing['endpoint'])}; their step_stats_snapshots were "
+                       f"skipped this run.")
         _report_types(types, notes)
         notes.save()
 

@@ -4,6 +4,7 @@ and the stats answers turned into flat, typed rows."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -11,7 +12,8 @@ import pendulum
 from dlt.common.data_types.type_helpers import coerce_value
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from sources.http import VendorClient
+from sources.http import VendorClient, VendorRequestError
+from sources.notes import RunNotes
 from sources.reply_io import settings
 
 _naming = NamingConvention()
@@ -39,14 +41,14 @@ def plan_days(today: pendulum.Date, last_day: pendulum.Date | None, look_back_da
     """The days an incremental run asks for, and the days that fell out of reach since the last run.
 
     The first run (no `last_day`) asks for every day in reach. Later runs ask from `last_day` minus the
-    look-back to today, never before the reach; the days after `last_day` that are older than the reach
-    are missing for good.
+    look-back to today, never before the reach. `last_day` was the last run's today, read only in part,
+    so once it is older than the reach it is missing for good, with the days after it that are too.
     """
     earliest = earliest_day(today)
     if last_day is None:
         return days_between(earliest, today), []
     first = max(earliest, last_day.subtract(days=look_back_days))
-    return days_between(first, today), days_between(last_day.add(days=1), earliest.subtract(days=1))
+    return days_between(first, today), days_between(last_day, earliest.subtract(days=1))
 
 
 def parse_day(value: Any, name: str) -> pendulum.Date:
@@ -90,18 +92,29 @@ def day_filters(day: pendulum.Date) -> dict[str, Any]:
 
 # -- requests ----------------------------------------------------------------------------------
 
-def iter_sequence_pages(client: VendorClient, page_size: int) -> Iterator[list[dict[str, Any]]]:
+def iter_sequence_pages(client: VendorClient, page_size: int, notes: RunNotes) -> Iterator[list[dict[str, Any]]]:
     """Pages of GET /v3/sequences: top/skip, skip advanced by the rows received, until hasMore is false
-    or a page comes back empty."""
-    skip = 0
+    or a page comes back empty. A page with the same ids as the page before is not yielded again; when
+    that happens MAX_REPEATED_PAGES times in a row (the API ignores `skip`), the list ends with a warning
+    instead of being asked for forever."""
+    skip, repeats = 0, 0
+    previous: list[Any] = []
     while True:
         page = client.get(settings.SEQUENCES_PATH, params={"top": page_size, "skip": skip}) or {}
         items = page.get("items") or []
         if not items:
             return
-        yield items
+        ids = [item.get("id") for item in items]
+        repeats = repeats + 1 if ids == previous else 0
+        if repeats == settings.MAX_REPEATED_PAGES:
+            notes.warn(f"sequences: the same page came back {repeats + 1} times in a row (the API seems to ignore "
+                       f"skip); the list stopped at skip={skip} and may be incomplete")
+            return
+        if not repeats:
+            yield items
         if not page.get("hasMore"):
             return
+        previous = ids
         skip += len(items)
 
 
@@ -123,6 +136,21 @@ def unparsed_created(sequences: list[dict[str, Any]]) -> list[Any]:
 def effective_status(sequence: dict[str, Any]) -> str:
     """A list item's status, lowercased; "archived" for an archived sequence."""
     return "archived" if sequence.get("isArchived") else str(sequence.get("status") or "").lower()
+
+
+_NOT_FOUND_CODE = re.compile(r"\b(\w+)\.notFound\b")
+
+
+def not_found(exc: VendorRequestError) -> str | None:
+    """What a refused per-sequence request says is missing: "endpoint" for a 405 or a `route.notFound`
+    code; "sequence" (that sequence is gone) for a 400, 404 or 410 with another `<resource>.notFound`
+    code, or a 404 or 410 without one; None for any other refusal."""
+    code = _NOT_FOUND_CODE.search(str(exc))  # the problem's code is part of the error's message
+    if exc.status == 405 or (code is not None and code.group(1) == "route"):
+        return "endpoint"
+    if exc.status in (404, 410) or (code is not None and exc.status == 400):
+        return "sequence"
+    return None
 
 
 # -- rows --------------------------------------------------------------------------------------
@@ -162,6 +190,12 @@ def _as_int(value: Any, field: str, report: TypeReport | None = None) -> int | N
     return int(number)
 
 
+def _key(value: Any, field: str, position: int) -> int:
+    """An id for a key column: the id as a whole number, or minus `position` when there is none."""
+    number = _as_int(value, field)
+    return -position if number is None else number
+
+
 def _as_float(value: Any, field: str, report: TypeReport) -> float | None:
     """A number as a float; a string is converted (and counted), anything unreadable becomes None (counted)."""
     if value is None or isinstance(value, float):
@@ -195,10 +229,13 @@ def flatten(prefix: str, values: dict[str, Any] | None, counts: Sequence[str], p
 
 def daily_rows(answer: list[dict[str, Any]], day: pendulum.Date, read_at: pendulum.DateTime,
                report: TypeReport | None = None) -> list[dict[str, Any]]:
-    """The rows of one day's POST /v3/sequences/stats answer: one per sequence, overviews flattened."""
+    """The rows of one day's POST /v3/sequences/stats answer: one per sequence, overviews flattened.
+    Items without a sequenceId are left out (the caller counts them)."""
     report = TypeReport() if report is None else report
     rows = []
     for item in answer or []:
+        if item.get("sequenceId") is None:
+            continue
         rest = {snake(k): v for k, v in item.items() if k not in ("sequenceId", "emailOverview", "linkedInOverview")}
         rows.append({
             "sequence_id": _as_int(item["sequenceId"], "sequenceId"),
@@ -216,25 +253,27 @@ def daily_rows(answer: list[dict[str, Any]], day: pendulum.Date, read_at: pendul
 def snapshot_rows(answer: dict[str, Any], sequence_id: int, snapshot_day: pendulum.Date,
                   snapshot_at: pendulum.DateTime, report: TypeReport | None = None) -> list[dict[str, Any]]:
     """The rows of one sequence's step/variant stats: one per variant, with its step's own totals as
-    `step__<field>`."""
+    `step__<field>`. A step without variants gives one row of its totals (variant_id
+    STEP_ONLY_VARIANT_ID); a step or variant without an id is keyed by minus its 1-based position."""
     report = TypeReport() if report is None else report
     rows = []
-    for step in (answer or {}).get("steps") or []:
+    for step_position, step in enumerate((answer or {}).get("steps") or [], start=1):
         step_metrics = {k: v for k, v in step.items() if k not in ("stepId", "stepNumber", "displayName", "isArchived",
                                                                    "variants")}
         step_fields = {
-            "step_id": _as_int(step.get("stepId"), "stepId"),
+            "step_id": _key(step.get("stepId"), "stepId", step_position),
             "step_number": _as_int(step.get("stepNumber"), "stepNumber"),
             "display_name": step.get("displayName"),
             "step_is_archived": step.get("isArchived"),
             **flatten("step", step_metrics, settings.STEP_COUNTS, settings.STEP_PERCENTAGES, report),
         }
-        for variant in step.get("variants") or []:
+        variants = step.get("variants") or [{"id": settings.STEP_ONLY_VARIANT_ID}]
+        for position, variant in enumerate(variants, start=1):
             metrics = {k: v for k, v in variant.items() if k not in ("id", "isEnabled", "hasAttachments",
                                                                      "generatedByAi")}
             rows.append({
                 "sequence_id": sequence_id,
-                "variant_id": _as_int(variant.get("id"), "variants[].id"),
+                "variant_id": _key(variant.get("id"), "variants[].id", position),
                 "snapshot_day": snapshot_day,
                 **step_fields,
                 "is_enabled": variant.get("isEnabled"),

@@ -8,6 +8,15 @@ STEP_STATS_PATH = "/v3/sequences/{id}/stats/emails"
 PAGE_SIZE = 1000  # the largest `top` the list endpoint accepts
 REACH_DAYS = 31  # /v3/sequences/stats answers only for `from` within the last 31 days: today - 30 ... today
 KNOWN_STATUSES = ("new", "active", "paused", "archived")  # "archived" stands for isArchived sequences
+# Rows added at the head of the list while paging can bring the page before back once or twice; a page
+# that comes back this many times in a row means the API ignores `skip`.
+MAX_REPEATED_PAGES = 3
+
+# Keys of step_stats_snapshots that Reply did not send. Real step and variant ids are whole numbers >= 1,
+# so none of these can clash with one: a step or variant without an id is keyed by minus its 1-based
+# position (in the answer, or in its step), and a step without variants gets one row of its own totals
+# under this variant id.
+STEP_ONLY_VARIANT_ID = 0
 
 EMAIL_COUNTS = ("contacted", "delivered", "opened", "replied", "interested", "notReached", "optedOut",
                 "outOfOffice", "bounced", "autoReplied", "meetingsBooked")

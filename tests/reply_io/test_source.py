@@ -14,6 +14,7 @@ import pendulum
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+import sandbox.reply_io
 from sandbox.reply_io import API_KEY, STATS_PATHS, find_sequence, sequence_items, sequence_stats, step_stats
 from sandbox.server import Limit, TwinServer
 from sandbox.world import DAY, NEVER, World
@@ -212,12 +213,18 @@ def test_next_day_brings_the_new_day_and_late_engagement(world: World, reply_ser
     assert query(pipeline, "select count(*) from step_stats_snapshots")[0][0] == 23 + len(today) == 51
 
 
-def test_a_forty_day_pause_reports_the_days_out_of_reach(world: World, reply_server: TwinServer,
-                                                         make_pipeline: Any, caplog: pytest.LogCaptureFixture,
-                                                         ) -> None:
+@pytest.mark.parametrize("pause, lost", [
+    (30, []),  # the last, partial day is read again
+    (31, ["2026-11-23"]),  # it is out of reach and stays as the first run saw it
+    (40, [f"2026-11-{d}" for d in range(23, 31)] + ["2026-12-01", "2026-12-02"]),
+])
+def test_a_long_pause_reports_the_days_out_of_reach(world: World, reply_server: TwinServer, make_pipeline: Any,
+                                                    caplog: pytest.LogCaptureFixture, pause: int, lost: list[str],
+                                                    ) -> None:
     pipeline = make_pipeline("reply_io")
     run(pipeline)
-    world.advance(40)
+    first = daily(pipeline)
+    world.advance(pause)
     reply_server.clear_log()
     with caplog.at_level(logging.WARNING):
         run(pipeline)
@@ -225,16 +232,18 @@ def test_a_forty_day_pause_reports_the_days_out_of_reach(world: World, reply_ser
     reach = days_back(world, 30)
     assert stats_days(reply_server) == [d.isoformat() for d in reach]
     assert not [e for e in reply_server.requests() if e.status >= 400]
-    lost = [f"2026-11-{d}" for d in range(24, 31)] + ["2026-12-01", "2026-12-02"]
     notes = last_run(pipeline)
     assert notes["missing_days"] == lost
-    assert len(notes["warnings"]) == 1 and "9 day(s) fell out" in notes["warnings"][0]
-    assert all(day in notes["warnings"][0] for day in lost)
-    assert "9 day(s) fell out" in caplog.text
+    if lost:
+        assert len(notes["warnings"]) == 1 and f"{len(lost)} day(s) fell out" in notes["warnings"][0]
+        assert all(day in notes["warnings"][0] for day in lost)
+        assert f"{len(lost)} day(s) fell out" in caplog.text
+    else:
+        assert notes["warnings"] == []
     loaded = daily(pipeline)
     assert {k: loaded[k] for k in truth_daily(world, reach)} == truth_daily(world, reach)
-    assert not [k for k in loaded if k[1] in lost]
-    assert last_day(pipeline) == "2027-01-02"
+    assert {k: v for k, v in loaded.items() if k[1] in lost} == {k: v for k, v in first.items() if k[1] in lost}
+    assert last_day(pipeline) == world.today.isoformat()
 
 
 def test_a_failed_run_resumes_without_losing_or_doubling(world: World, reply_server: TwinServer,
@@ -330,6 +339,101 @@ def test_missing_step_stats_endpoint_is_a_warning(world: World, reply_server: Tw
     tables = {r[0] for r in query(pipeline, "select table_name from information_schema.tables "
                                             "where table_schema = 'reply_io'")}
     assert "step_stats_snapshots" not in tables
+
+
+def test_stats_rows_without_a_sequence_id_are_skipped_and_reported(
+        world: World, reply_server: TwinServer, make_pipeline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    truth = sandbox.reply_io.sequence_stats
+    broken_day = day_ts(world.today.subtract(days=3))
+
+    def without_an_id(world: World, from_ts: int, to_ts: int, user_ids: Any = None) -> list[dict[str, Any]]:
+        items = truth(world, from_ts, to_ts, user_ids)
+        if from_ts == broken_day:
+            del items[1]["sequenceId"]
+        return items
+
+    monkeypatch.setattr(sandbox.reply_io, "sequence_stats", without_an_id)
+    pipeline = make_pipeline("reply_io")
+    run(pipeline)
+
+    expected = truth_daily(world, days_back(world, 30))
+    del expected[(1002, "2026-11-20")]
+    assert daily(pipeline) == expected
+    notes = last_run(pipeline)
+    assert notes["counters"]["sequence_stats_daily_no_sequence_id"] == 1
+    assert notes["warnings"] == ["sequence_stats_daily: rows without a sequenceId were skipped (counted in "
+                                 "sequence_stats_daily_no_sequence_id): 1 on 2026-11-20"]
+    assert last_day(pipeline) == "2026-11-23"
+
+
+@pytest.mark.parametrize("not_found_status", [400, 404])
+def test_a_sequence_deleted_after_the_list_loses_only_its_snapshot(world: World, reply_server: TwinServer,
+                                                                   make_pipeline: Any, not_found_status: int) -> None:
+    reply_server.twin.not_found_status = not_found_status
+    reply_server.twin.gone_sequences = {1003}
+    pipeline = make_pipeline("reply_io")
+    run(pipeline)
+
+    statuses = {e.path: e.status for e in reply_server.requests(r"/stats/emails$")}
+    assert statuses["/v3/sequences/1003/stats/emails"] == not_found_status
+    snapshots = {(r.pop("sequence_id"), r.pop("step_id"), r.pop("variant_id")): r
+                 for r in table(pipeline, "step_stats_snapshots")}
+    for row in snapshots.values():
+        del row["snapshot_day"], row["snapshot_at"]
+    assert snapshots == truth_snapshots(world, [1001, 1004, 1005])
+    assert daily(pipeline) == truth_daily(world, days_back(world, 30))
+    notes = last_run(pipeline)
+    assert notes["counters"]["step_stats_snapshots_sequences_not_found"] == 1
+    assert notes["warnings"] == ["step_stats_snapshots: Reply.io did not find sequences [1003] (deleted since the "
+                                 "list was read?); they have no snapshot this run."]
+
+
+def test_steps_and_variants_without_ids_are_loaded_under_sentinel_keys(
+        world: World, reply_server: TwinServer, make_pipeline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    truth = sandbox.reply_io.step_stats
+
+    def gaps(world: World, seq: Any) -> dict[str, Any]:
+        answer = truth(world, seq)
+        if seq.index == 0:  # sequence 1001
+            answer["steps"][0]["stepId"] = None
+            answer["steps"][0]["variants"][1]["id"] = None
+            answer["steps"][1]["variants"] = []
+        return answer
+
+    monkeypatch.setattr(sandbox.reply_io, "step_stats", gaps)
+    pipeline = make_pipeline("reply_io")
+    run(pipeline)  # the load does not fail on a NULL key
+
+    loaded = {(r.pop("sequence_id"), r.pop("step_id"), r.pop("variant_id")): r
+              for r in table(pipeline, "step_stats_snapshots")}
+    for row in loaded.values():
+        del row["snapshot_day"], row["snapshot_at"]
+    expected = truth_snapshots(world, SNAPSHOTTED)
+    one, two = truth(world, find_sequence(world, 1001))["steps"][:2]
+    a, b, c = (variant["id"] for variant in one["variants"])
+    for old_key, new_key in ((a, a), (b, -2), (c, c)):  # step 1 is keyed -1, its second variant -2
+        expected[(1001, -1, new_key)] = expected.pop((1001, one["stepId"], old_key))
+    variant_row = expected.pop((1001, two["stepId"], two["variants"][0]["id"]))  # step 2: only its totals
+    expected[(1001, two["stepId"], 0)] = {k: v if k.startswith("step") or k == "display_name" else None
+                                          for k, v in variant_row.items()}
+    assert loaded == expected
+    assert sum(1 for key in loaded if key[0] == 1001) == 6  # 3 + 1 + 1 + 1: step 2's totals kept in one row
+    notes = last_run(pipeline)
+    assert notes["counters"]["step_stats_snapshots_no_id"] == 3
+    assert len(notes["warnings"]) == 1 and "without an id" in notes["warnings"][0]
+
+
+@pytest.mark.timeout(60)
+def test_a_list_that_ignores_skip_stops_with_a_warning(world: World, reply_server: TwinServer, make_pipeline: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "PAGE_SIZE", 2)
+    reply_server.faults.shift_rows = 10**6  # every page is read from the first row: skip is ignored
+    pipeline = make_pipeline("reply_io")
+    pipeline.run(reply_io().with_resources("sequences"), loader_file_format="parquet")
+    assert [e.query for e in reply_server.requests(r"^/v3/sequences$")] == [f"top=2&skip={n}" for n in (0, 2, 4, 6)]
+    assert sorted(r["id"] for r in table(pipeline, "sequences")) == [1001, 1002]
+    warnings = last_run(pipeline)["warnings"]
+    assert len(warnings) == 1 and "the same page came back 4 times in a row" in warnings[0]
 
 
 def test_small_pages_are_followed_to_the_end(world: World, reply_server: TwinServer, make_pipeline: Any,

@@ -46,6 +46,7 @@ def twin(server: TwinServer) -> Iterator[ReplyIoTwin]:
     yield server.twin
     server.twin.not_found_status = 404
     server.twin.step_stats_available = True
+    server.twin.gone_sequences = set()
 
 
 @pytest.fixture
@@ -242,6 +243,16 @@ def test_unknown_sequence(http: httpx.Client, twin: ReplyIoTwin) -> None:
     assert response.json()["code"] == "sequence.notFound"
     twin.not_found_status = 400  # the other reading of the docs
     assert http.post("/v3/sequences/999/stats", json={}).status_code == 400
+
+
+def test_gone_sequences_are_listed_but_not_found(http: httpx.Client, twin: ReplyIoTwin) -> None:
+    twin.gone_sequences = {1003}
+    assert 1003 in [item["id"] for item in http.get("/v3/sequences").json()["items"]]
+    for method, path in (("GET", "/v3/sequences/1003"), ("GET", "/v3/sequences/1003/steps"),
+                         ("POST", "/v3/sequences/1003/stats"), ("POST", "/v3/sequences/1003/stats/emails")):
+        response = http.request(method, path, json={} if method == "POST" else None)
+        assert (response.status_code, response.json()["code"]) == (404, "sequence.notFound")
+    assert http.post("/v3/sequences/1001/stats/emails", json={}).status_code == 200
 
 
 def test_step_stats_switch_answers_404(http: httpx.Client, twin: ReplyIoTwin) -> None:
