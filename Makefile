@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow sandbox bench setup clean
+.PHONY: demo test sandbox bench setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,6 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -m slow
-
 sandbox: $(STAMP)
 	$(BIN)/python -m pipelines sandbox
 
@@ -30,4 +27,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) *.duckdb outreach_report.html .pytest_cache
+	rm -rf $(VENV) *.duckdb outreach_report.html .pytest_cache demo

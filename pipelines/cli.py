@@ -7,7 +7,8 @@ import logging
 
 from pipelines import demo, report, run_cmd, sandbox_cmd
 from pipelines.models import DIALECTS, ModelError, build_models
-from pipelines.run import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, resolve_destination
+from pipelines.run import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, WAREHOUSE_ERRORS, ConfigError, check_destination,
+                           mask_passwords, resolve_destination, warehouse_error)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,14 +42,21 @@ def parser() -> argparse.ArgumentParser:
 
 
 def rebuild_models(args: argparse.Namespace) -> int:
-    """`python -m pipelines models`: rebuild the models and print what was built."""
+    """`python -m pipelines models`: rebuild the models and print what was built.
+
+    An unknown or unconfigured destination raises ConfigError; a failing model or warehouse returns EXIT_FAILED.
+    """
     destination = resolve_destination(args.destination)
     if destination.destination_name not in DIALECTS:
         raise ConfigError(f"the SQL models run on {' and '.join(DIALECTS)}, not on {args.destination}")
+    check_destination(report.models_pipeline(destination))
     try:
         print(build_models(destination).summary())
     except ModelError as exc:
-        print(f"error: {exc}")
+        print(f"error: {mask_passwords(str(exc))}")
+        return EXIT_FAILED
+    except WAREHOUSE_ERRORS as exc:
+        print(f"error: {warehouse_error(exc)}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -60,6 +68,6 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
-    except (ConfigError, ValueError) as exc:
+    except ConfigError as exc:
         print(f"error: {exc}")
         return EXIT_USAGE

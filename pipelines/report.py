@@ -86,6 +86,8 @@ def report_data(marts: Mapping[str, Sequence[Row]]) -> dict[str, Any]:
     """What the page shows, from the marts: headlines, funnels, daily totals per vendor, steps and variants.
 
     Sequences are ordered by vendor, then name; a NULL count (the vendor has no such number) stays None.
+    Daily rows without a day (a send date the vendor gave could not be read) are left out of the days and
+    counted in "undated".
     """
     names = {(r["vendor"], str(r["sequence_id"])): r["name"] or str(r["sequence_id"]) for r in marts["dim_sequence"]}
 
@@ -118,14 +120,16 @@ def report_data(marts: Mapping[str, Sequence[Row]]) -> dict[str, Any]:
             for number, variant in enumerate(step["variants"], start=1):
                 variant["label"] = variant_label(variant, number)
             step.update(label=step_label(step["step"]), verdict=step_verdict(step["variants"]))
-    days = sorted({r["day"] for r in marts["fct_sequence_daily"]})
+    dated = [r for r in marts["fct_sequence_daily"] if r["day"] is not None]
+    days = sorted({r["day"] for r in dated})
     return {
         "range": [days[0], days[-1]] if days else None,
+        "undated": len(marts["fct_sequence_daily"]) - len(dated),
         "vendors": [{"vendor": v, "label": VENDORS.get(v, v)} for v in vendors],
         "headlines": [_headline(v, funnel_rows, marts["dim_sequence"]) for v in vendors],
         "stages": [stage for stage, _ in STAGES],
         "funnel": funnel,
-        "daily": [_daily(v, marts["fct_sequence_daily"]) for v in vendors],
+        "daily": [_daily(v, dated) for v in vendors],
         "steps": steps,
     }
 
@@ -203,8 +207,8 @@ def _headline(vendor: str, funnel_rows: Sequence[Row], sequences: Sequence[Row])
         "sequences": sum(1 for r in sequences if r["vendor"] == vendor),
         **totals,
         "reply_rate": totals["replied"] / reached if reached and totals["replied"] is not None else None,
-        "first_day": min((r["first_day"] for r in rows), default=None),
-        "last_day": max((r["last_day"] for r in rows), default=None),
+        "first_day": min((r["first_day"] for r in rows if r["first_day"] is not None), default=None),
+        "last_day": max((r["last_day"] for r in rows if r["last_day"] is not None), default=None),
     }
 
 
@@ -217,6 +221,7 @@ def render_html(data: Mapping[str, Any], generated_at: dt.datetime | None = None
     covered = f"{data['range'][0]} to {data['range'][1]}" if data["range"] else "no days loaded yet"
     parts = {
         "covered": html.escape(covered),
+        "undated": _undated_html(data["undated"]),
         "generated": html.escape(generated_at.strftime("%Y-%m-%d %H:%M UTC")),
         "headlines": _headlines_html(data["headlines"]),
         "verdicts": _verdicts_html(data["steps"]),
@@ -235,6 +240,14 @@ def _script_json(data: Any) -> str:
                           ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(char, escaped)
     return text
+
+
+def _undated_html(count: int) -> str:
+    """The note on daily rows left out of the charts for want of a day; nothing when there are none."""
+    if not count:
+        return ""
+    return (f'<p class="note" id="undated">Left out of these charts: {count:,} daily row(s) without a day (a send '
+            f'date the vendor gave could not be read); their counts are in the totals and funnels above.</p>')
 
 
 def _number(value: Any) -> str:
@@ -361,7 +374,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    """Write the report; print where it is. Returns 0, or 1 when the marts are not there.
+    """Write the report; print where it is. Returns 0, or 1 when the marts or the warehouse are not there.
 
     An unknown or unconfigured destination raises `ConfigError`.
     """
@@ -371,6 +384,9 @@ def execute(args: argparse.Namespace) -> int:
         path = write_report(pipeline, path=args.output)
     except MartsMissing as exc:
         print(f"error: {exc}")
+        return runner.EXIT_FAILED
+    except runner.WAREHOUSE_ERRORS as exc:
+        print(f"error: {runner.warehouse_error(exc)}")
         return runner.EXIT_FAILED
     print(f"report written to {path.resolve()}")
     return runner.EXIT_OK

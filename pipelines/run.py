@@ -14,14 +14,18 @@ import fcntl
 import importlib
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import dlt
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
+import duckdb
+import psycopg2
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, ConfigurationException
 from dlt.common.destination import Destination
+from dlt.common.destination.exceptions import DestinationException
 from dlt.common.runtime.collector import LogCollector
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -45,6 +49,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 # not "outreach.duckdb": DuckDB names the catalog after the file, and "outreach" would clash with the
 # models' dataset, making `select * from outreach.fct_funnel` ambiguous
 DEFAULT_DUCKDB_FILE = "outreach_warehouse.duckdb"
+# what dlt or the warehouse's driver raises when the warehouse cannot be reached or refuses a statement
+WAREHOUSE_ERRORS = (DestinationException, psycopg2.Error, duckdb.Error)
 
 
 class ConfigError(ValueError):
@@ -76,6 +82,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
+        """EXIT_FAILED when a vendor or the models failed, else EXIT_OK."""
         failed = any(v.error for v in self.vendors) or self.models_error
         return EXIT_FAILED if failed else EXIT_OK
 
@@ -109,13 +116,20 @@ def resolve_destination(name: str) -> Destination:
 
 
 def check_destination(pipeline: dlt.Pipeline) -> None:
-    """Resolve the destination's configuration and credentials now, before any request."""
+    """Resolve the destination's configuration and credentials now, before any request.
+
+    Missing or unreadable (e.g. empty) settings raise ConfigError; no setting's value is shown.
+    """
+    name = pipeline.destination.destination_name
     try:
         pipeline.destination_client()
     except ConfigFieldMissingException as exc:
-        name = pipeline.destination.destination_name
         raise ConfigError(f"destination {name} is not configured ({', '.join(exc.fields)} missing): set "
                           f"DESTINATION__{name.upper()}__CREDENTIALS (or BUCKET_URL) or [destination.{name}] "
+                          f"in .dlt/secrets.toml") from None
+    except ConfigurationException:
+        raise ConfigError(f"destination {name} is not configured right: its credentials are empty or malformed; "
+                          f"check DESTINATION__{name.upper()}__CREDENTIALS or [destination.{name}] "
                           f"in .dlt/secrets.toml") from None
 
 
@@ -129,26 +143,35 @@ def prepare_sources(vendors: list[str], explicit: bool, start_date: str | None, 
                     ) -> tuple[dict[str, Any], list[VendorResult]]:
     """Build every requested source before any request: config errors surface here.
 
-    A vendor without an API key is skipped (with a message) when running all; asked for by name,
-    it is a ConfigError. Bad dates raise ConfigError.
+    A vendor without an API key (or with an empty one, as an unset GitHub Actions secret is) is
+    skipped (with a message) when running all; asked for by name, it is a ConfigError. Bad dates
+    raise ConfigError.
     """
     sources: dict[str, Any] = {}
     skipped: list[VendorResult] = []
     for vendor in vendors:
         kwargs = {k: v for k, v in (("start_date", start_date), ("end_date", end_date)) if v}
+        key = dlt.secrets.get(f"sources.{vendor}.api_key")
+        if key is not None and not str(key).strip():
+            skipped.append(_without_key(vendor, explicit))
+            continue
         try:
             sources[vendor] = source_factory(vendor)(**kwargs)
         except ConfigFieldMissingException as exc:
             if "api_key" not in exc.fields:
                 raise ConfigError(f"{vendor}: missing setting(s) {', '.join(exc.fields)}") from None
-            setting = f"SOURCES__{vendor.upper()}__API_KEY"
-            if explicit:
-                raise ConfigError(f"{vendor}: no API key. Set {setting} or [sources.{vendor}] api_key "
-                                  f"in .dlt/secrets.toml") from None
-            skipped.append(VendorResult(vendor, skipped=f"no API key ({setting} is not set)"))
+            skipped.append(_without_key(vendor, explicit))
         except ValueError as exc:
             raise ConfigError(f"{vendor}: {exc}") from None
     return sources, skipped
+
+
+def _without_key(vendor: str, explicit: bool) -> VendorResult:
+    """A vendor without an API key: skipped, or a ConfigError when it was asked for by name."""
+    setting = f"SOURCES__{vendor.upper()}__API_KEY"
+    if explicit:
+        raise ConfigError(f"{vendor}: no API key. Set {setting} or [sources.{vendor}] api_key in .dlt/secrets.toml")
+    return VendorResult(vendor, skipped=f"no API key ({setting} is not set or empty)")
 
 
 @contextlib.contextmanager
@@ -209,17 +232,38 @@ def rebuild_models(destination: Destination, result: RunResult) -> None:
     try:
         result.models = build_models(destination)
     except ModelError as exc:
-        result.models_error = str(exc)
+        result.models_error = mask_passwords(str(exc))
+    except WAREHOUSE_ERRORS as exc:
+        result.models_error = warehouse_error(exc)
+
+
+def warehouse_error(exc: BaseException) -> str:
+    """A warehouse's error (e.g. it cannot be reached) in one line, any password in it masked."""
+    return f"warehouse error: {_first_line(exc)}"
+
+
+def mask_passwords(text: str) -> str:
+    """The text with the password of every URL (scheme://user:password@host) and password=... masked."""
+    text = re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", text)
+    return re.sub(r"(password=)\S+", r"\1***", text, flags=re.IGNORECASE)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none), passwords masked."""
+    lines = str(exc).strip().splitlines()
+    return mask_passwords(lines[0] if lines else type(exc).__name__)
 
 
 def _reason(exc: BaseException) -> str:
-    """The most useful message in an exception chain (the vendor's error, if there is one)."""
+    """The most useful message in an exception chain: the vendor's error, or the warehouse's."""
     seen = exc
     while seen is not None:
         if isinstance(seen, (VendorError, ConfigError)):
             return str(seen)
+        if isinstance(seen, WAREHOUSE_ERRORS):
+            return warehouse_error(seen)
         seen = seen.__cause__ or seen.__context__
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return _first_line(exc)
 
 
 class RunProgress(LogCollector):
@@ -241,6 +285,7 @@ class RunProgress(LogCollector):
         self.messages = None
 
     def dump_counters(self) -> None:
+        """dlt's counters, then each live vendor client's requests, retries and throttle waits."""
         super().dump_counters()
         for client in live_clients():
             stats = client.stats

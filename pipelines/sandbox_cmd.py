@@ -9,6 +9,7 @@ import sys
 import threading
 from dataclasses import replace
 
+from pipelines.run import ConfigError
 from sandbox.server import FAULT_KINDS, Faults, Sandbox
 from sandbox.world import VENDORS, World, WorldConfig
 
@@ -44,9 +45,9 @@ def build(args: argparse.Namespace) -> Sandbox:
     kinds = tuple(k.strip() for k in args.faults.split(",") if k.strip())
     unknown = sorted(set(kinds) - set(FAULT_KINDS))
     if unknown:
-        raise ValueError(f"unknown fault kind(s) {', '.join(unknown)}; choose from {', '.join(FAULT_KINDS)}")
+        raise ConfigError(f"unknown fault kind(s) {', '.join(unknown)}; choose from {', '.join(FAULT_KINDS)}")
     if not 0 <= args.error_rate <= 1:
-        raise ValueError(f"--error-rate must be between 0 and 1, not {args.error_rate}")
+        raise ConfigError(f"--error-rate must be between 0 and 1, not {args.error_rate}")
     faults = {v: Faults(error_rate=args.error_rate, kinds=kinds, latency_ms=args.latency_ms, seed=args.seed)
               for v in VENDORS}
     limits = {v: () for v in VENDORS} if args.no_limits else None

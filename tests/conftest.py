@@ -4,6 +4,7 @@ DuckDB files and the local PostgreSQL server."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 
 import dlt
 import pytest
+from dlt.common.configuration.container import Container
+from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
 from sandbox.server import Sandbox
 from sandbox.world import World, WorldConfig
@@ -19,13 +22,42 @@ from sources import clock
 WORLD_START = "2026-11-23T12:00:00Z"  # a fixed "now", so every run of the suite sees the same world
 POSTGRES_URL = os.environ.get("OUTREACH_TEST_POSTGRES", "postgresql://postgres:postgres@127.0.0.1:5432/test")
 # (dlt requires a password in PostgreSQL credentials; a trust-auth server ignores it)
+REPO = Path(__file__).resolve().parents[1]
+# dlt reads a setting from a variable named after its path (SOURCES__INSTANTLY__API_KEY), down to the bare
+# key (API_KEY, CREDENTIALS); a developer's own must not reach the tests
+DLT_ENV_PREFIXES = ("SOURCES__", "DESTINATION__", "RUNTIME__", "NORMALIZE__", "EXTRACT__", "LOAD__", "DATA_WRITER__",
+                    "DLT_")
+DLT_BARE_KEYS = {"API_KEY", "CREDENTIALS", "BUCKET_URL", "BASE_URL", "START_DATE", "END_DATE"}
+
+
+def clear_dlt_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset every dlt setting a developer may have exported (SOURCES__*, DESTINATION__*, API_KEY, ...)."""
+    for name in list(os.environ):
+        if name.startswith(DLT_ENV_PREFIXES) or name in DLT_BARE_KEYS:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def dlt_project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dlt project folder holding only the repo's shipped .dlt/config.toml: never a developer's secrets.toml."""
+    folder = tmp_path_factory.mktemp("dlt-project")
+    (folder / ".dlt").mkdir()
+    shutil.copy(REPO / ".dlt" / "config.toml", folder / ".dlt" / "config.toml")
+    return folder
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No telemetry, and dlt's global state (pipelines, traces) under the test's own folder."""
+def _isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dlt_project_dir: Path) -> None:
+    """dlt sees the shipped config.toml and no developer's settings (no secrets.toml, no SOURCES__* or
+    DESTINATION__* variables); no telemetry; dlt's global state (pipelines, traces) under the test's own folder.
+
+    The variables are set for child processes too: a CLI run in a subprocess is isolated the same way.
+    """
+    clear_dlt_settings(monkeypatch)
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt-data"))
+    monkeypatch.setenv("DLT_PROJECT_DIR", str(dlt_project_dir))
+    Container()[PluggableRunContext].reload_providers()  # dlt read the toml files of the folder it started in
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ is compared with the world's truth, and the run summary with the warehouse."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -14,13 +15,17 @@ import dlt
 import duckdb
 import psycopg2
 import pytest
+from dlt.common.configuration.container import Container
+from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 from dlt.common.destination import TDestinationReferenceArg
 
+from pipelines import cli as cli_module
+from pipelines import report
 from sandbox.server import Sandbox
 from sandbox.world import Shape, World, WorldConfig
+from tests.conftest import clear_dlt_settings
 from tests.reliability.vendors import CASES, instantly_first_day, merge
 
-REPO = Path(__file__).resolve().parents[1]
 RAW_TABLES = {
     "reply_io": ("sequences", "sequence_stats_daily", "step_stats_snapshots"),
     "saleshandy": ("sequences", "email_stats"),
@@ -43,11 +48,28 @@ def world_config() -> WorldConfig:
 
 
 def cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """`python -m pipelines ...` in a subprocess, with the project's config and a private dlt folder."""
-    full_env = {**os.environ, "DLT_PROJECT_DIR": str(REPO), "DLT_DATA_DIR": str(cwd / "dlt"),
+    """`python -m pipelines ...` in a subprocess, with the project's shipped config (the dlt project folder
+    of `_isolated_dlt`) and a private dlt folder."""
+    full_env = {**os.environ, "DLT_DATA_DIR": str(cwd / "dlt"),
                 "RUNTIME__DLTHUB_TELEMETRY": "false", **env}
     return subprocess.run([sys.executable, "-m", "pipelines", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def test_a_developer_s_own_dlt_settings_never_reach_the_cli_under_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    # dlt reads the shipped config.toml from a folder of its own, never the repo's .dlt/secrets.toml
+    settings = Path(Container()[PluggableRunContext].context.settings_dir)
+    assert [path.name for path in settings.iterdir()] == ["config.toml"]
+    assert os.environ["DLT_PROJECT_DIR"] == str(settings.parent)  # the CLI's subprocesses use it too
+    assert dlt.config["sources.reply_io.look_back_days"] == 7
+
+    # and the dlt variables a developer exported are gone
+    mine = {"SOURCES__INSTANTLY__API_KEY": "mine", "API_KEY": "mine",
+            "DESTINATION__POSTGRES__CREDENTIALS": "postgresql://me:pw@prod.example.com/dw"}
+    for name, value in mine.items():
+        monkeypatch.setenv(name, value)
+    clear_dlt_settings(monkeypatch)
+    assert [name for name in mine if name in os.environ] == []
 
 
 def summary_rows(stdout: str, vendor: str, table: str) -> int:
@@ -160,3 +182,32 @@ def test_run_into_parquet_files(tmp_path: Path, sandbox: Sandbox) -> None:
         assert files, table
         count = duckdb.sql(f"select count(*) from read_parquet({[str(f) for f in files]})").fetchone()[0]
         assert count == summary_rows(result.stdout, "instantly", table) > 0
+
+
+@pytest.mark.parametrize("command", ["models", "report"])
+def test_models_and_report_without_a_reachable_warehouse_say_why(command: str, tmp_path: Path) -> None:
+    unconfigured = cli([command, "--destination", "postgres"], tmp_path, {})
+    assert (unconfigured.returncode, unconfigured.stderr) == (2, "")
+    assert unconfigured.stdout == ("error: destination postgres is not configured (credentials missing): set "
+                                   "DESTINATION__POSTGRES__CREDENTIALS (or BUCKET_URL) or [destination.postgres] "
+                                   "in .dlt/secrets.toml\n")
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"DESTINATION__POSTGRES__CREDENTIALS": f"postgresql://loader:pw-CANARY-9@127.0.0.1:{port}/dw"}
+    unreachable = cli([command, "--destination", "postgres"], tmp_path, env)
+    assert (unreachable.returncode, unreachable.stderr) == (1, "")
+    assert unreachable.stdout == (f'error: warehouse error: connection to server at "127.0.0.1", port {port} '
+                                  f'failed: Connection refused\n')
+
+
+def test_a_failure_after_the_options_were_accepted_is_not_called_bad_usage(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise ValueError("a bug, not a bad option")
+
+    monkeypatch.setattr(report, "read_marts", broken)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "warehouse.duckdb"))
+    with pytest.raises(ValueError, match="a bug, not a bad option"):  # a traceback and exit 1, never exit 2
+        cli_module.main(["report", "--output", str(tmp_path / "report.html")])

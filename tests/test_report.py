@@ -266,6 +266,24 @@ def test_the_page_needs_no_network_and_keeps_null_as_null() -> None:
     assert daily["volume"] == "sent" and daily["series"]["sent"] == [60, 40]
     assert "bounced" not in daily["series"] and "meetings_booked" not in daily["series"]
     assert data["steps"][0]["steps"][0]["verdict"] == {"text": "A wins, p = 0.004", "kind": "significant"}
+    assert data["undated"] == 0 and 'id="undated"' not in page
+
+
+def test_daily_rows_without_a_day_are_left_out_of_the_daily_charts_and_counted() -> None:
+    marts = small_marts("Q4 outbound")  # plus a second sequence whose every send date was unreadable (NULL day)
+    undated = {**marts["fct_sequence_daily"][0], "sequence_id": "c2", "day": None, "sent": 7}
+    marts["fct_sequence_daily"] += [undated, {**undated, "sent": 3}]
+    marts["fct_funnel"].append({**marts["fct_funnel"][0], "sequence_id": "c2", "first_day": None, "last_day": None})
+
+    data = report.report_data(marts)
+    page = report.render_html(data)
+
+    assert data["range"] == ["2026-11-01", "2026-11-02"] and data["undated"] == 2
+    assert data["daily"][0]["days"] == ["2026-11-01", "2026-11-02"]
+    assert data["daily"][0]["series"]["sent"] == [60, 40]
+    assert (data["headlines"][0]["first_day"], data["headlines"][0]["last_day"]) == ("2026-11-01", "2026-11-02")
+    assert data["headlines"][0]["sent"] == 200  # the undated sequence still counts in the totals
+    assert '<p class="note" id="undated">Left out of these charts: 2 daily row(s) without a day' in page
 
 
 @pytest.mark.parametrize(("verdicts", "p_values", "expected"), [

@@ -1,12 +1,15 @@
-"""The run orchestration: progress while a run is long, the summary, the run lock."""
+"""The run orchestration: API keys, progress while a run is long, the summary, the run lock, a warehouse
+that cannot be reached."""
 
 from __future__ import annotations
 
+import socket
 from typing import Callable
 
 import dlt
 import pytest
 
+from pipelines import cli
 from pipelines import run as runner
 from sandbox.server import Sandbox
 from sources.http import live_clients
@@ -76,3 +79,47 @@ def test_a_second_run_of_the_same_pipeline_is_refused(make_pipeline: Callable[..
                 pass
     with runner.exclusive(pipeline):  # released when the first run ended
         pass
+
+
+def test_an_empty_api_key_counts_as_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GitHub Actions passes an unset secret as an empty string
+    monkeypatch.setenv("SOURCES__REPLY_IO__API_KEY", " ")
+    monkeypatch.setenv("SOURCES__SALESHANDY__API_KEY", "")
+    monkeypatch.setenv("SOURCES__INSTANTLY__API_KEY", "a-key")
+
+    sources, skipped = runner.prepare_sources(list(runner.VENDORS), False, None, None)
+
+    assert list(sources) == ["instantly"]
+    assert [(v.vendor, v.skipped) for v in skipped] == [
+        ("reply_io", "no API key (SOURCES__REPLY_IO__API_KEY is not set or empty)"),
+        ("saleshandy", "no API key (SOURCES__SALESHANDY__API_KEY is not set or empty)")]
+    with pytest.raises(runner.ConfigError, match=r"^saleshandy: no API key. Set SOURCES__SALESHANDY__API_KEY or "):
+        runner.prepare_sources(["saleshandy"], True, None, None)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_warehouse_fails_the_run_with_the_summary_and_no_password(
+        sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    port = closed_port()
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", f"postgresql://loader:pw-CANARY-9@127.0.0.1:{port}/dw")
+
+    code = cli.main(["run", "--destination", "postgres"])
+
+    out, err = capsys.readouterr()
+    assert code == runner.EXIT_FAILED
+    refused = f'warehouse error: connection to server at "127.0.0.1", port {port} failed: Connection refused'
+    summary = out.split("Run summary\n===========\n")[1].splitlines()
+    assert summary == [f"{vendor}: FAILED: {refused}" for vendor in runner.VENDORS] + [f"models: FAILED: {refused}"]
+    assert "pw-CANARY-9" not in out + err
+    assert all(server.requests() == [] for server in sandbox.servers.values())  # dlt reaches the warehouse first
+
+
+def test_a_password_in_an_error_is_masked() -> None:
+    text = "invalid dsn: postgresql://loader:s3cr:et@db:5432/x, or host=db password=s3cr:et"
+    assert runner.mask_passwords(text) == "invalid dsn: postgresql://loader:***@db:5432/x, or host=db password=***"

@@ -84,13 +84,15 @@ def run_env(sandbox: Sandbox, world: World, warehouse: Path, tmp_path: Path,
 
 
 @pytest.fixture
-def cli(run_env: dict[str, str], capsys: pytest.CaptureFixture[str],
+def cli(run_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
-    """cli("run", "--source", "reply_io") -> the exit code and output of `python -m pipelines ...`, in-process.
+    """cli("run", "--source", "reply_io") -> the exit code and output of `python -m pipelines ...`, in-process,
+    in the test's own folder (dlt's settings come from the project folder `_isolated_dlt` sets).
 
     The client's backoff starts at FAST_BACKOFF (see `fast_backoff`); Retry-After is still honoured.
     """
     fast_backoff(monkeypatch)
+    monkeypatch.chdir(tmp_path)
 
     def _run(*argv: str) -> CliResult:
         capsys.readouterr()

@@ -39,11 +39,20 @@ CASES = [
      {"DESTINATION__POSTGRES__CREDENTIALS": None},
      "error: destination postgres is not configured (credentials missing): set DESTINATION__POSTGRES__CREDENTIALS "
      "(or BUCKET_URL) or [destination.postgres] in .dlt/secrets.toml"),
+    ("destination with empty credentials", ["--source", "reply_io", "--destination", "postgres"],
+     {"DESTINATION__POSTGRES__CREDENTIALS": ""},
+     "error: destination postgres is not configured right: its credentials are empty or malformed; check "
+     "DESTINATION__POSTGRES__CREDENTIALS or [destination.postgres] in .dlt/secrets.toml"),
     ("vendor named without a key", ["--source", "instantly"], {"SOURCES__INSTANTLY__API_KEY": None},
      "error: instantly: no API key. Set SOURCES__INSTANTLY__API_KEY or [sources.instantly] api_key in "
      ".dlt/secrets.toml"),
     ("no vendor has a key", [], NO_KEYS,
      "error: no vendor has an API key: set SOURCES__<VENDOR>__API_KEY (see .dlt/example.secrets.toml)"),
+    ("every key empty (unset GitHub Actions secrets)", [], {name: "" for name in NO_KEYS},
+     "error: no vendor has an API key: set SOURCES__<VENDOR>__API_KEY (see .dlt/example.secrets.toml)"),
+    ("vendor named with an empty key", ["--source", "saleshandy"], {"SOURCES__SALESHANDY__API_KEY": " "},
+     "error: saleshandy: no API key. Set SOURCES__SALESHANDY__API_KEY or [sources.saleshandy] api_key in "
+     ".dlt/secrets.toml"),
     ("negative look-back", ["--source", "reply_io"], {"SOURCES__REPLY_IO__LOOK_BACK_DAYS": "-3"},
      "error: reply_io: look_back_days must be a whole number of days >= 0, got -3"),
     ("look-back that is not a number", ["--source", "reply_io"], {"SOURCES__REPLY_IO__LOOK_BACK_DAYS": "seven"},
@@ -85,3 +94,16 @@ def test_a_mistake_is_refused_with_one_line_and_exit_2_before_any_request(
     assert errors == [message]  # one line, and it is the last thing printed
     assert lines[-1] == message
     assert all(server.requests() == [] for server in sandbox.servers.values())
+
+
+def test_a_vendor_with_an_empty_key_is_skipped_and_the_others_load(
+        sandbox: Sandbox, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__SALESHANDY__API_KEY", "")  # how GitHub Actions passes an unset secret
+
+    result = cli("run", "--no-models")
+
+    assert result.code == 0, result.text
+    assert "saleshandy: skipped: no API key (SOURCES__SALESHANDY__API_KEY is not set or empty)" in result.out
+    assert "reply_io: FAILED" not in result.out and "instantly: FAILED" not in result.out
+    assert sandbox.saleshandy.requests() == []
+    assert sandbox.reply_io.requests() and sandbox.instantly.requests()
