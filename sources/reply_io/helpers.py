@@ -253,8 +253,8 @@ def daily_rows(answer: list[dict[str, Any]], day: pendulum.Date, read_at: pendul
 def snapshot_rows(answer: dict[str, Any], sequence_id: int, snapshot_day: pendulum.Date,
                   snapshot_at: pendulum.DateTime, report: TypeReport | None = None) -> list[dict[str, Any]]:
     """The rows of one sequence's step/variant stats: one per variant, with its step's own totals as
-    `step__<field>`. A step without variants gives one row of its totals (variant_id
-    STEP_ONLY_VARIANT_ID); a step or variant without an id is keyed by minus its 1-based position."""
+    `step__<field>`. A step without variants gives one row (variant_id STEP_ONLY_VARIANT_ID) whose
+    variant metrics are the step's totals: a step of one variant; a step or variant without an id is keyed by minus its 1-based position."""
     report = TypeReport() if report is None else report
     rows = []
     for step_position, step in enumerate((answer or {}).get("steps") or [], start=1):
@@ -267,7 +267,7 @@ def snapshot_rows(answer: dict[str, Any], sequence_id: int, snapshot_day: pendul
             "step_is_archived": step.get("isArchived"),
             **flatten("step", step_metrics, settings.STEP_COUNTS, settings.STEP_PERCENTAGES, report),
         }
-        variants = step.get("variants") or [{"id": settings.STEP_ONLY_VARIANT_ID}]
+        variants = step.get("variants") or [{"id": settings.STEP_ONLY_VARIANT_ID, **step_metrics}]  # one variant
         for position, variant in enumerate(variants, start=1):
             metrics = {k: v for k, v in variant.items() if k not in ("id", "isEnabled", "hasAttachments",
                                                                      "generatedByAi")}

@@ -87,8 +87,8 @@ def test_snapshot_rows_key_steps_and_variants_without_an_id() -> None:
     rows = helpers.snapshot_rows(answer, 5, TODAY, READ_AT)
     assert [(r["step_id"], r["variant_id"], r["step_number"], r["step__delivered"], r.get("delivered"))
             for r in rows] == [(-1, 11, 1, 10, 6), (-1, -2, 1, 10, 4),
-                               (22, settings.STEP_ONLY_VARIANT_ID, 2, 10, None),
-                               (-3, settings.STEP_ONLY_VARIANT_ID, 3, 10, None)]
+                               (22, settings.STEP_ONLY_VARIANT_ID, 2, 10, 10),  # the step's totals as its one variant
+                               (-3, settings.STEP_ONLY_VARIANT_ID, 3, 10, 10)]
     assert settings.STEP_ONLY_VARIANT_ID == 0 and rows[2]["is_enabled"] is None and rows[2]["step__replied"] == 2
 
 

@@ -413,9 +413,10 @@ def test_steps_and_variants_without_ids_are_loaded_under_sentinel_keys(
     a, b, c = (variant["id"] for variant in one["variants"])
     for old_key, new_key in ((a, a), (b, -2), (c, c)):  # step 1 is keyed -1, its second variant -2
         expected[(1001, -1, new_key)] = expected.pop((1001, one["stepId"], old_key))
-    variant_row = expected.pop((1001, two["stepId"], two["variants"][0]["id"]))  # step 2: only its totals
-    expected[(1001, two["stepId"], 0)] = {k: v if k.startswith("step") or k == "display_name" else None
-                                          for k, v in variant_row.items()}
+    variant_row = expected.pop((1001, two["stepId"], two["variants"][0]["id"]))  # step 2: only its totals,
+    expected[(1001, two["stepId"], 0)] = {  # which are also its one variant's metrics
+        k: variant_row[f"step__{k}"] if f"step__{k}" in variant_row else
+        v if k.startswith("step") or k == "display_name" else None for k, v in variant_row.items()}
     assert loaded == expected
     assert sum(1 for key in loaded if key[0] == 1001) == 6  # 3 + 1 + 1 + 1: step 2's totals kept in one row
     notes = last_run(pipeline)
