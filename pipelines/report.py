@@ -146,6 +146,8 @@ def step_verdict(variants: Sequence[Row]) -> dict[str, str]:
         return {"text": f"no clear winner, {_p_phrase(min(tested))}", "kind": "none"}
     if "too few sends" in verdicts:
         return {"text": "too few sends", "kind": "few"}
+    if "counts unknown" in verdicts:
+        return {"text": "counts unknown for some variants", "kind": "few"}
     return {"text": sorted(verdicts)[0] if verdicts else "", "kind": "none"}
 
 

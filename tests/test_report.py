@@ -292,6 +292,7 @@ def test_daily_rows_without_a_day_are_left_out_of_the_daily_charts_and_counted()
      {"text": "A wins, p < 0.001", "kind": "significant"}),
     (["too few sends", "too few sends"], [None, None], {"text": "too few sends", "kind": "few"}),
     (["no variant breakdown"], [None], {"text": "no variant breakdown", "kind": "none"}),
+    (["best", "counts unknown"], [None, None], {"text": "counts unknown for some variants", "kind": "few"}),
 ])
 def test_a_step_verdict_sums_up_its_variants(verdicts: list[str], p_values: list[float | None],
                                              expected: dict[str, str]) -> None:
