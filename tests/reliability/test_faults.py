@@ -83,3 +83,21 @@ def test_an_outage_fails_clearly_keeps_the_state_and_the_next_run_leaves_no_gap(
     pipeline = attach(vendor)
     assert case.loaded(pipeline) == merge(first, case.rerun(world, cursor))
     assert case.cursor(pipeline) == world.today.isoformat()
+
+
+@pytest.mark.parametrize("down", list(CASES))
+def test_a_vendor_in_an_outage_fails_alone_and_the_others_load_in_full(
+        down: str, world: World, sandbox: Sandbox, cli: Callable[..., CliResult], attach: Callable[..., Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"SOURCES__{down.upper()}__MAX_ATTEMPTS", "2")
+    sandbox.servers[down].faults.outage = True
+
+    result = cli("run", "--no-models")  # every vendor
+
+    assert result.code == 1, result.text
+    failed = [line.split(":")[0] for line in result.out.splitlines() if ": FAILED: " in line]
+    assert failed == [down], result.text
+    assert CASES[down].cursor(attach(down)) is None and pending_packages(attach(down)) == []
+    for vendor in CASES.keys() - {down}:
+        assert CASES[vendor].loaded(attach(vendor)) == CASES[vendor].first_run(world)
+        assert CASES[vendor].cursor(attach(vendor)) == world.today.isoformat()
