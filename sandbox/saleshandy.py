@@ -21,6 +21,10 @@ Follows `api-contracts.md` §2 and `vendor-docs/saleshandy-v1-consolidated-stats
   The world keeps an email's first open and click, so "Last Opened At" / "Last Clicked At" are
   those; "Sender Email" is the owner's mailbox; "Current Sentiment" is "" without a reply.
 
+Two faults of this twin alone, set on it (`twin.page_ignored`, `twin.has_more_always`): both
+endpoints answer page 1 whatever page is asked for; consolidated-stats says hasMore = true on every
+page, the last and short one too.
+
 Rows come per sequence (in the order of `sequenceIds`), then per block of prospects, then grouped
 by which optional values they have; the order is the same on every page.
 
@@ -637,6 +641,8 @@ class SaleshandyTwin(VendorTwin):
         self._queries_lock = threading.Lock()
         self._hits: deque[float] = deque()
         self._hits_lock = threading.Lock()
+        self.page_ignored = False  # every page asked for is answered as page 1
+        self.has_more_always = False  # consolidated-stats says hasMore = true on every page
 
     def register_routes(self) -> None:
         self.route("GET", "/v1/sequences", self.list_sequences)
@@ -695,6 +701,8 @@ class SaleshandyTwin(VendorTwin):
             return self.error(400, "page must not be less than 1")
         if not 1 <= page_size <= 1000:
             return self.error(400, "pageSize must not be greater than 1000 or less than 1")
+        if self.page_ignored:
+            page = 1
         sequences = self.world.visible_sequences(self.vendor)[(page - 1) * page_size: page * page_size]
         payload = [sequence_object(seq, self.world.now) for seq in sequences]
         return Response.json(200, {"message": SEQUENCES_MESSAGE, "payload": payload})
@@ -712,10 +720,11 @@ class SaleshandyTwin(VendorTwin):
         page_num, page_limit = body["pageNum"], body["pageLimit"]
         start, end = date.fromisoformat(body["startDate"]), date.fromisoformat(body["endDate"])
         query = self._query(body["sequenceIds"], start, end)
-        offset = (page_num - 1) * page_limit
-        if page_num > 1:  # the shift_rows fault: a page moves as if rows were added or removed meanwhile
+        offset = 0 if self.page_ignored else (page_num - 1) * page_limit
+        if offset:  # the shift_rows fault: a page moves as if rows were added or removed meanwhile
             offset = max(0, offset - self.faults.shift_rows)
         pieces, has_more = query.page(offset, page_limit)
+        has_more = has_more or self.has_more_always
         if pieces:
             pieces[-1] = pieces[-1][:-1]  # the last row's comma
         tail = b'],"hasMore":%s,"nextPageNumber":%d}}' % (b"true" if has_more else b"false",

@@ -13,8 +13,9 @@ normalizer (about ten times faster).
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
-from typing import Any, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 import dlt
 import pyarrow as pa
@@ -32,10 +33,12 @@ from .helpers import (
     chunks,
     columns_to_table,
     dedupe_keep_last,
+    first_safe_day,
     oldest_allowed,
     page_columns,
     parse_day,
     read_stats_page,
+    same_rows,
     windows,
 )
 from .settings import (
@@ -53,6 +56,8 @@ from .settings import (
     MIN_PAGE_SIZE,
     STATS_PATH,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dlt.source(name="saleshandy")
@@ -75,14 +80,14 @@ def saleshandy_source(
     Args:
         api_key: A Saleshandy Open API key (Settings > API Key; Pro plan or higher).
         base_url: The API host, https://open-api.saleshandy.com.
-        start_date: The first run's first send day (YYYY-MM-DD); default and minimum: today - 2 years
-            (older is clamped, with a warning).
-        end_date: The last send day (YYYY-MM-DD). When set, the run re-reads start_date..end_date instead of
-            continuing from the last loaded day; default today (UTC).
+        start_date: The first run's first send day (YYYY-MM-DD), and a new sequence's; minimum today - 2
+            years; default (and where an older one is clamped, with a warning) a day later than that.
+        end_date: The last send day (YYYY-MM-DD); default today (UTC). When set, the run re-reads
+            start_date..end_date and leaves the incremental position (latest send day, known sequences) as it was.
         look_back_days: Later runs re-read emails sent this many days before the latest loaded send day.
         sequence_chunk_size: Sequence ids per consolidated-stats request.
         page_size: Rows per page, 10..500.
-        prefetch_pages: Pages requested ahead, concurrently (also capped by max_concurrency).
+        prefetch_pages: Pages of one request stream in flight at once (capped by max_concurrency).
         rate_limits: [requests, seconds] pairs, all enforced; default 10 per second.
         max_concurrency: Requests in flight at once.
         timeout: Seconds to wait for an answer.
@@ -110,7 +115,7 @@ def saleshandy_source(
     client = VendorClient("saleshandy", base_url, api_key, HttpSettings(
         rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
     notes = RunNotes(client)
-    directory = SequenceDirectory(client)
+    directory = SequenceDirectory(client, notes.warn)
     plan = StatsPlan(start, end, look_back_days, sequence_chunk_size, page_size,
                      min(prefetch_pages, max_concurrency))
     return sequences(directory, notes), email_stats(client, directory, notes, plan)
@@ -130,12 +135,14 @@ class StatsPlan:
 
         A fixed range (end_date set) reads start..end for all sequences. Otherwise sequences seen
         by an earlier run are re-read from the latest loaded send day minus the look-back, and new
-        ones from the start (their history may be older than the look-back).
+        ones from the start (their history may be older than the look-back). The start is
+        start_date, or a day inside the API's 2 years (`first_safe_day`) when unset or older.
         """
-        oldest = oldest_allowed(today)
+        oldest, floor = oldest_allowed(today), first_safe_day(today)
         if self.start and self.start < oldest:
-            notes.warn(f"start_date {self.start} is older than the API allows; starting at {oldest} (today - 2 years)")
-        first_day = max(self.start or oldest, oldest)
+            notes.warn(f"start_date {self.start} is older than the API allows (today - 2 years, {oldest}); "
+                       f"starting at {floor}")
+        first_day = self.start if self.start and self.start >= oldest else floor
         last_day = self.end or today
         latest = state.get("last_sent_day")
         if self.end is not None or latest is None:
@@ -143,10 +150,10 @@ class StatsPlan:
         else:
             known = set(state.get("sequence_ids", []))
             resume = date.fromisoformat(latest) - timedelta(days=self.look_back_days)
-            if resume < oldest:
-                notes.warn(f"emails sent {resume}..{oldest - timedelta(days=1)} are out of the API's reach "
-                           f"(2 years) and were not re-read")
-                resume = oldest
+            if resume < floor:
+                notes.warn(f"emails sent {resume}..{floor - timedelta(days=1)} are out of the API's reach "
+                           f"(2 years, less a day's margin) and were not re-read")
+                resume = floor
             groups = [(first_day, [i for i in ids if i not in known]), (resume, [i for i in ids if i in known])]
         out = []
         for first, group in groups:
@@ -172,6 +179,10 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
     delete-insert on a merge key: the rows of every key in the load replace that key's rows. The
     rows are de-duplicated here (the last copy kept), so dlt need not de-duplicate again: a primary
     key would make DuckDB's merge hold every key of the load in memory, about twice the peak.
+
+    A run without end_date moves the incremental position: `last_sent_day` (the latest send day
+    loaded, no later than the last day asked for) and the known `sequence_ids`. A fixed range
+    (end_date) leaves both as they were, so the next run continues as if it had not happened.
     """
     state = dlt.current.resource_state()
     ids = directory.ids()
@@ -180,7 +191,7 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
     batches = _Batches(report)
     latest: date | None = None
     for first, last, chunk in streams:
-        for rows in stats_pages(client, first, last, chunk, plan.page_size, plan.in_flight):
+        for rows in stats_pages(client, first, last, chunk, plan.page_size, plan.in_flight, warn=notes.warn):
             for table in batches.add(rows):
                 latest = _latest(table, latest)
                 yield table
@@ -188,16 +199,18 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
         latest = _latest(table, latest)
         yield table
     _report(report, notes, batches.rows)
-    if latest is not None:
-        state["last_sent_day"] = max(state.get("last_sent_day") or "", latest.isoformat())
-    state["sequence_ids"] = sorted(set(state.get("sequence_ids", [])) | set(ids))
+    if plan.end is None:
+        if latest is not None:  # a send day past the last day asked for (a clock ahead) is not trusted
+            day = max(state.get("last_sent_day") or "", latest.isoformat())
+            state["last_sent_day"] = min(day, max(s[1] for s in streams).isoformat())
+        state["sequence_ids"] = sorted(set(state.get("sequence_ids", [])) | set(ids))
     if streams:
         notes.covered("email_stats", min(s[0] for s in streams).isoformat(), max(s[1] for s in streams).isoformat())
     notes.save()
 
 
 def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: list[str], page_size: int,
-                in_flight: int, decode: Decoder = read_stats_page,
+                in_flight: int, decode: Decoder = read_stats_page, warn: Callable[[str], None] = log.warning,
                 ) -> Iterator[ArrowPage | list[dict[str, Any]]]:
     """The rows of every consolidated-stats page of one window and id chunk, in page order: an
     `ArrowPage` where `decode` (by default `read_stats_page`) read the page as Arrow, else the rows
@@ -206,16 +219,18 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
     Page 1 is read alone; when more follow, the next pages are requested `in_flight` at a time, up
     to a batch's worth ahead of the one being handed out, until one says hasMore = false or comes
     back short. Pages past that one are no longer requested (at most `in_flight - 1` were already
-    on their way).
+    on their way). Through `warn`: a short page that says hasMore = true (taken as the last), and a
+    page that repeats the one before (the API ignoring pageNum), where the paging stops.
     """
     body = {"sequenceIds": sequence_ids, "startDate": first.isoformat(), "endDate": last.isoformat(),
             "pageLimit": page_size}
 
     last_page: list[int] = []  # the page found to be the last, once known
 
-    def fetch(page: int) -> tuple[ArrowPage | list[dict[str, Any]], bool]:
+    def fetch(page: int) -> tuple[ArrowPage | list[dict[str, Any]], bool, bool]:
+        """The page's rows, whether more pages follow, and whether it came short saying hasMore = true."""
         if last_page and page > last_page[0]:  # asked ahead, past the end: no request
-            return [], False
+            return [], False, False
         answer = client.post(STATS_PATH, json={**body, "pageNum": page}, decode=decode)
         if isinstance(answer, ArrowPage):
             data, has_more = answer, answer.has_more
@@ -225,10 +240,17 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
             if not isinstance(data, list):
                 raise ValueError(f"Saleshandy {STATS_PATH} answered without payload.data: {str(answer)[:200]}")
             has_more = payload.get("hasMore")
-        more = has_more is not False and len(data) >= page_size
+        short = len(data) < page_size
+        more = has_more is not False and not short
         if not more:
             last_page[:] = [min(last_page + [page])]
-        return data, more
+        return data, more, short and has_more is True
+
+    def check(page: int, rows: ArrowPage | list[dict[str, Any]], cut_short: bool) -> None:
+        """Warn about a page that came short although it said hasMore = true."""
+        if cut_short:
+            warn(f"consolidated-stats page {page} of {first}..{last} had {len(rows)} rows of {page_size} but "
+                 f"said hasMore = true; it was taken as the last page")
 
     def page_numbers() -> Iterator[int]:
         page = 2
@@ -236,18 +258,27 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
             yield page
             page += 1
 
-    rows, more = fetch(1)
+    rows, more, cut_short = fetch(1)
+    check(1, rows, cut_short)
     yield rows
     if not more:
         return
     # a batch's worth of pages queued ahead, so that the requests go on while a batch is parsed
     ahead = client.fan_out(fetch, page_numbers(), max_in_flight=in_flight,
                            ahead=max(2 * in_flight, BATCH_ROWS // page_size))
+    previous = rows
     try:
-        for _, (rows, more) in ahead:
+        for page, (rows, more, cut_short) in ahead:
+            if same_rows(rows, previous):
+                last_page[:] = [page - 1]  # the pages queued after it are not requested
+                warn(f"consolidated-stats page {page} of {first}..{last} repeated page {page - 1}; paging "
+                     f"stopped there (rows of later pages may be missing)")
+                break
+            check(page, rows, cut_short)
             yield rows
             if not more:
                 break
+            previous = rows
     finally:
         ahead.close()
 
@@ -298,6 +329,7 @@ class _Batches:
 
 
 def _latest(table: pa.Table, latest: date | None) -> date | None:
+    """The later of `latest` and the table's latest send day."""
     day = pc.max(table["day"]).as_py()
     return day if latest is None or (day is not None and day > latest) else latest
 
@@ -316,6 +348,9 @@ def _report(report: ParseReport, notes: RunNotes, rows: int) -> None:
     if report.unknown_fields:
         notes.warn(f"email_stats: Saleshandy sent fields this connector does not know, loaded as text columns: "
                    f"{', '.join(sorted(report.unknown_fields))}")
+    for label, column in sorted(report.renamed.items()):
+        notes.warn(f"email_stats: the new field {label!r} would have the name of an existing column; "
+                   f"it was loaded as {column}")
     if report.missing_fields:
         notes.warn(f"email_stats: rows came without the fields {', '.join(sorted(report.missing_fields))}; "
                    f"loaded as NULL")

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import io
 import itertools
+import logging
 import operator
+import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import orjson
@@ -41,6 +43,8 @@ from .settings import (
     SEQUENCES_PATH,
 )
 
+log = logging.getLogger(__name__)
+
 # -- dates and windows ---------------------------------------------------------------------------
 
 
@@ -59,6 +63,12 @@ def parse_day(value: Any, name: str) -> date | None:
 def oldest_allowed(today: date) -> date:
     """The oldest startDate consolidated-stats accepts: today - 2 years."""
     return pendulum.Date(today.year, today.month, today.day).subtract(years=MAX_HISTORY_YEARS)
+
+
+def first_safe_day(today: date) -> date:
+    """The oldest startDate the source picks by itself: a day inside `oldest_allowed`, so that the
+    request still passes when Saleshandy's "today" is already tomorrow (a zone ahead of UTC)."""
+    return oldest_allowed(today).add(days=1)
 
 
 def windows(start: date, end: date) -> list[tuple[date, date]]:
@@ -84,12 +94,14 @@ def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 class SequenceDirectory:
     """The account's sequences from `GET /v1/sequences`, read once per run and shared by the resources."""
 
-    def __init__(self, client: VendorClient) -> None:
+    def __init__(self, client: VendorClient, warn: Callable[[str], None] = log.warning) -> None:
         self.client = client
+        self.warn = warn
         self._pages: list[list[dict[str, Any]]] | None = None
 
     def pages(self) -> list[list[dict[str, Any]]]:
-        """Every page of sequences (pageSize 1000), paging until a short page."""
+        """Every page of sequences (pageSize 1000), paging until a short page; or, with a warning,
+        until a page repeats the one before (the API ignoring `page` would otherwise never end)."""
         if self._pages is None:
             pages, page = [], 1
             while True:
@@ -97,6 +109,10 @@ class SequenceDirectory:
                 payload = answer.get("payload") if isinstance(answer, dict) else None
                 if not isinstance(payload, list):
                     raise ValueError(f"Saleshandy {SEQUENCES_PATH} answered without a payload list: {str(answer)[:200]}")
+                if pages and payload == pages[-1]:
+                    self.warn(f"{SEQUENCES_PATH} page {page} repeated page {page - 1}; stopped listing sequences "
+                              f"there (the list may be incomplete)")
+                    break
                 if payload:
                     pages.append(payload)
                 if len(payload) < SEQUENCES_PAGE_SIZE:
@@ -196,6 +212,7 @@ def _fixed_layout(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _numbers(matches: pa.StructArray, name: str) -> np.ndarray:
+    """The digits of one regular-expression group as integers ("" and no match as 0)."""
     values = pc.cast(pc.if_else(pc.equal(matches.field(name), ""), "0", matches.field(name)), pa.int64())
     return values.fill_null(0).to_numpy(zero_copy_only=False)
 
@@ -243,31 +260,49 @@ def parse_flags(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return flags, ~known.to_numpy(zero_copy_only=False)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+_COUNT_TEXT = re.compile(r"[+-]?[0-9]+(?:\.0*)?")  # ASCII digits only: "²".isdigit() is True
+
+
+def _count(value: Any) -> int | None:
+    """A JSON value as a count: an int, a whole float (2.0) or such a number written as text
+    (" 3", "2.0"), within int64; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _COUNT_TEXT.fullmatch(value.strip()):
+        number = int(value.strip().partition(".")[0])
+    else:
+        return None
+    return number if _INT64[0] <= number <= _INT64[1] else None
+
+
 def parse_counts(values: Sequence[Any] | pa.Array) -> tuple[pa.Array, np.ndarray, int]:
-    """Counts as integers (numeric strings such as "3" too), a mask of values that are not counts, and
-    how many counts came as another type (a string or a float) and were converted. An Arrow array
-    (from `read_stats_page`) already holds integers."""
+    """Counts as integers, a mask of the values that are not counts, and how many counts came as
+    another type and were converted (a whole float such as 2.0, or text such as "3" or "2.0").
+    Fractions (2.5), numbers outside int64, booleans and other text are not counts: NULL, and in
+    the mask ("" and null are NULL but not in the mask). An Arrow array (from `read_stats_page`)
+    already holds integers."""
     if isinstance(values, pa.Array):
         return values, np.zeros(len(values), dtype=bool), 0
-    try:
-        return pa.array(values, type=pa.int64()), np.zeros(len(values), dtype=bool), 0
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        pass
+    if all(type(value) is int or value is None for value in values):
+        try:
+            return pa.array(values, type=pa.int64()), np.zeros(len(values), dtype=bool), 0
+        except (OverflowError, pa.ArrowInvalid):  # beyond int64: value by value
+            pass
     out: list[int | None] = []
     bad = np.zeros(len(values), dtype=bool)
     converted = 0
     for i, value in enumerate(values):
-        if isinstance(value, int) and not isinstance(value, bool):
-            out.append(value)
-        elif isinstance(value, float) and value.is_integer():
-            out.append(int(value))
-            converted += 1
-        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-            out.append(int(value.strip()))
-            converted += 1
-        else:
-            out.append(None)
+        count = _count(value)
+        out.append(count)
+        if count is None:
             bad[i] = value is not None and value != ""
+        elif type(value) is not int:
+            converted += 1
     return pa.array(out, type=pa.int64()), bad, converted
 
 
@@ -301,28 +336,47 @@ def parse_clients(values: Sequence[Any] | pa.Array) -> list[pa.Array]:
         return [parse_texts([o.get(key) for o in objects]) for key, _ in CLIENT_FIELDS]
 
 
+_NAMING = NamingConvention()
+
+
 @dataclass
 class ParseReport:
-    """What did not fit while parsing: values that did not parse, unknown and missing fields."""
+    """What did not fit while parsing: values that did not parse, unknown and missing fields; and
+    the columns given to the unknown fields, kept for the whole run."""
 
     failures: dict[str, int] = field(default_factory=dict)  # column -> values loaded as NULL
     examples: dict[str, str] = field(default_factory=dict)  # column -> one offending value
-    converted: dict[str, int] = field(default_factory=dict)  # column -> counts that came as text and were converted
+    converted: dict[str, int] = field(default_factory=dict)  # column -> counts that came as text or float, converted
     unknown_fields: set[str] = field(default_factory=set)
     missing_fields: set[str] = field(default_factory=set)
+    extra_columns: dict[str, str] = field(default_factory=dict)  # unknown field -> its column
+    renamed: dict[str, str] = field(default_factory=dict)  # unknown field -> its column, where its own name was taken
     rows_without_key: int = 0
     duplicates: int = 0
 
     def failed(self, column: str, mask: np.ndarray, values: Sequence[Any] | pa.Array) -> None:
+        """Count the values of `column` that `mask` marks as unparsed, and keep the first as an example."""
         count = int(mask.sum())
         if count:
             self.failures[column] = self.failures.get(column, 0) + count
             example = values[int(np.argmax(mask))]
             self.examples.setdefault(column, repr(example.as_py() if isinstance(example, pa.Scalar) else example)[:80])
 
+    def column_for(self, label: str) -> str:
+        """The text column of a field the connector does not know: its name the dlt way ("Variant" ->
+        `variant`), or, when a column already has that name, the name + "_extra" (then in `renamed`)."""
+        if label not in self.extra_columns:
+            column = _NAMING.normalize_identifier(label)
+            taken = {*EMAIL_STATS_SCHEMA.names, "_row", *self.extra_columns.values()}
+            while column in taken:
+                column += "_extra"
+                self.renamed[label] = column
+            self.extra_columns[label] = column
+        return self.extra_columns[label]
+
 
 _GET_ALL = operator.itemgetter(*LABELS)
-_NAMING = NamingConvention()
+_FOLDED = {label.casefold(): label for label in LABELS}
 
 
 @dataclass
@@ -333,7 +387,15 @@ class ArrowPage:
     has_more: bool | None
 
     def __len__(self) -> int:
+        """The page's row count."""
         return len(self.columns[0])
+
+
+def same_rows(page: ArrowPage | list[dict[str, Any]], other: ArrowPage | list[dict[str, Any]]) -> bool:
+    """Whether two consolidated-stats pages hold the same rows (a page repeating the one before)."""
+    if isinstance(page, ArrowPage) and isinstance(other, ArrowPage):
+        return len(page) == len(other) and all(a.equals(b) for a, b in zip(page.columns, other.columns))
+    return isinstance(page, list) and page == other
 
 
 _ARROW_LABEL_TYPES = {"text": pa.string(), "count": pa.int64(), "flag": pa.string(), "timestamp": pa.string()}
@@ -365,9 +427,15 @@ def read_stats_page(body: bytes) -> ArrowPage | Any:
     return ArrowPage([columns[label] for label in LABELS], payload.field("hasMore")[0].as_py())
 
 
+def _renamed(row: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
+    """The row with each key of `aliases` under its known label, unless the row has that label too."""
+    return {aliases[key] if key in aliases and aliases[key] not in row else key: value for key, value in row.items()}
+
+
 def page_columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Any]:
-    """One page's values per label (LABELS order): the page's dicts can go right away. Fields the
-    connector does not know follow as one more item, {label: values}, when a page has any."""
+    """One page's values per label (LABELS order): the page's dicts can go right away. A label in
+    another case ("Recipient Name") is read as the known one. Fields the connector does not know
+    follow as one more item, {label: values}, when a page has any."""
     if not rows:
         return [() for _ in LABELS]
     if all(len(row) == len(LABELS) for row in rows):
@@ -376,6 +444,10 @@ def page_columns(rows: list[dict[str, Any]], report: ParseReport) -> list[Any]:
         except KeyError:
             pass
     keys = set().union(*(row.keys() for row in rows))
+    aliases = {key: _FOLDED[key.casefold()] for key in keys - set(LABELS) if key.casefold() in _FOLDED}
+    if aliases:
+        rows = [_renamed(row, aliases) for row in rows]
+        keys = set().union(*(row.keys() for row in rows))
     unknown = sorted(keys - set(LABELS))
     report.unknown_fields |= set(unknown)
     report.missing_fields |= {label for label in LABELS if any(label not in row for row in rows)}
@@ -406,7 +478,7 @@ def _unknown_columns(pages: list[list[Any]]) -> dict[str, list[Any]]:
 def columns_to_table(pages: list[list[Any]], report: ParseReport, numbered: bool = False) -> pa.Table:
     """Pages of columns (`page_columns`, or `ArrowPage.columns`) as one `email_stats` Arrow table;
     problems go into `report`.
-    Fields the connector does not know become text columns, named as dlt names columns.
+    Fields the connector does not know become text columns (`ParseReport.column_for`).
 
     Rows without a usable key cannot be merged: they are left out and counted. With `numbered`,
     a last column `_row` holds each row's position among the pages' rows.
@@ -431,20 +503,15 @@ def columns_to_table(pages: list[list[Any]], report: ParseReport, numbered: bool
         arrays[column] = array
     table = pa.Table.from_arrays([arrays[name] for name in EMAIL_STATS_SCHEMA.names], schema=EMAIL_STATS_SCHEMA)
     for label, values in _unknown_columns(pages).items():  # a field Saleshandy added: a new text column
-        table = table.append_column(_NAMING.normalize_identifier(label), parse_texts(values))
+        table = table.append_column(report.column_for(label), parse_texts(values))
     if numbered:
         table = table.append_column("_row", pa.array(np.arange(len(table))))
     keyed = pc.and_(pc.and_(pc.is_valid(table["sequence_id"]), pc.is_valid(table["step_number"])),
                     pc.is_valid(table["recipient_email"]))
-    if not pc.all(keyed).as_py():
+    if len(table) and not pc.all(keyed).as_py():  # (`all` of nothing is null)
         report.rows_without_key += len(table) - pc.sum(keyed).as_py()
         table = table.filter(keyed)
     return table
-
-
-def rows_to_table(rows: list[dict[str, Any]], report: ParseReport) -> pa.Table:
-    """consolidated-stats rows as an `email_stats` Arrow table (see `columns_to_table`)."""
-    return columns_to_table([page_columns(rows, report)], report)
 
 
 def dedupe_keep_last(table: pa.Table, keys: Iterable[str] = EMAIL_STATS_KEY) -> tuple[pa.Table, int]:

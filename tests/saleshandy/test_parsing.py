@@ -21,13 +21,18 @@ from sources.saleshandy.helpers import (
     parse_flags,
     parse_js_timestamps,
     read_stats_page,
-    rows_to_table,
+    same_rows,
     windows,
 )
 
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=timezone.utc)
+
+
+def rows_to_table(rows: list[dict], report: ParseReport) -> pa.Table:
+    """consolidated-stats rows as one page, parsed as the source parses a page read as dicts."""
+    return columns_to_table([page_columns(rows, report)], report)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -97,6 +102,34 @@ def test_counts() -> None:
     assert converted == 2  # "4" and 2.0
 
 
+@pytest.mark.parametrize("values, counts, bad, converted", [
+    ([2.5, 1], [None, 1], [True, False], 0),  # a fraction is not a count (not truncated to 2)
+    ([2.5, "x"], [None, None], [True, True], 0),
+    (["2.0", " 7 ", "+3", 1], [2, 7, 3, 1], [False] * 4, 3),  # whole numbers written as text
+    (["2.5", "²", "٣", "1e3", "--3"], [None] * 5, [True] * 5, 0),  # "²" and "٣" pass str.isdigit()
+    ([2**63, -(2**63) - 1, 2**63 - 1], [None, None, 2**63 - 1], [True, True, False], 0),  # beyond int64
+    ([2**70, "1"], [None, 1], [True, False], 1),
+    ([float("nan"), float("inf"), 4.0], [None, None, 4], [True, True, False], 1),
+    ([5, None, 6], [5, None, 6], [False] * 3, 0),
+])
+def test_counts_that_are_not_whole_int64_numbers_are_null_and_flagged(
+        values: list, counts: list, bad: list, converted: int) -> None:
+    array, mask, number = parse_counts(values)
+    assert (array.to_pylist(), mask.tolist(), number) == (counts, bad, converted)
+
+
+def test_a_fractional_or_huge_count_is_null_and_reported_not_truncated_or_fatal() -> None:
+    report = ParseReport()
+    rows = [{**DOCS_ROW, "Open Count": 2.5}, {**DOCS_ROW, "Step Number": 3, "Click Count": 2**64},
+            {**DOCS_ROW, "Step Number": 4, "Open Count": "2.0"}]
+    table = rows_to_table(rows, report)
+    assert table.column("open_count").to_pylist() == [None, 5, 2]
+    assert table.column("click_count").to_pylist() == [1, None, 1]
+    assert report.failures == {"open_count": 1, "click_count": 1}
+    assert report.examples == {"open_count": "2.5", "click_count": str(2**64)}
+    assert report.converted == {"open_count": 1}
+
+
 DOCS_ROW = {  # the second example row of vendor-docs/saleshandy-v1-consolidated-stats.txt
     "Sequence Title": "Follow-Up Sequence", "Sequence Owner": "Alice Johnson", "Step Number": 2,
     "Sender Email": "alice@example.com", "Recipient Email": "michael@example.com", "Recipient name": "Michael Brown",
@@ -155,6 +188,40 @@ def test_field_drift_is_reported() -> None:
     assert table.column("deleted").to_pylist() == [False, None]
     assert table.column("variant").to_pylist() == ["B", None]  # a new field: a new column
     assert report.unknown_fields == {"Variant"} and report.missing_fields == {"Deleted"}
+
+
+def test_a_known_field_in_another_case_is_read_as_that_field() -> None:
+    report = ParseReport()
+    renamed = {("Recipient Name" if k == "Recipient name" else k): v for k, v in DOCS_ROW.items()}
+    table = rows_to_table([renamed, {**DOCS_ROW, "Step Number": 3}], report)
+    assert table.schema.names == rows_to_table([DOCS_ROW], ParseReport()).schema.names
+    assert table.column("recipient_name").to_pylist() == ["Michael Brown"] * 2
+    assert report == ParseReport()  # nothing unknown, nothing missing
+
+
+def test_a_new_field_whose_column_name_is_taken_gets_its_own_name() -> None:
+    report = ParseReport()
+    rows = [{**DOCS_ROW, "Day": "Friday", "Recipient Name": "M. Brown", "Variant": "B"},
+            {**DOCS_ROW, "Step Number": 3, "day_extra": "x"}]
+    table = rows_to_table(rows, report)
+    names = table.schema.names
+    assert len(names) == len(set(names))
+    assert names[-4:] == ["day_extra", "recipient_name_extra", "variant", "day_extra_extra"]  # by label
+    assert table.column("day").to_pylist() == [date(2024, 12, 20)] * 2  # the connector's own column is intact
+    assert table.column("day_extra").to_pylist() == ["Friday", None]
+    assert table.column("recipient_name").to_pylist() == ["Michael Brown"] * 2
+    assert table.column("recipient_name_extra").to_pylist() == ["M. Brown", None]
+    assert report.renamed == {"Day": "day_extra", "day_extra": "day_extra_extra",
+                              "Recipient Name": "recipient_name_extra"}
+    later = rows_to_table([{**DOCS_ROW, "day_extra": "y"}], report)  # a later batch: the same field, the same column
+    assert later.column("day_extra_extra").to_pylist() == ["y"]
+
+
+def test_an_empty_page_is_an_empty_table() -> None:
+    report = ParseReport()
+    table = columns_to_table([page_columns([], report)], report)
+    assert len(table) == 0 and table.schema.names == rows_to_table([DOCS_ROW], ParseReport()).schema.names
+    assert report == ParseReport()
 
 
 def test_rows_without_a_key_are_counted_not_loaded() -> None:
@@ -226,6 +293,15 @@ def test_a_batch_of_arrow_and_dict_pages_keeps_every_row_in_order() -> None:
     assert table.column("step_number").to_pylist() == [2, 3, 4]
     assert table.column("variant").to_pylist() == [None, None, "B"]
     assert report.unknown_fields == {"Variant"}
+
+
+def test_same_rows() -> None:
+    body = stats_body([DOCS_ROW, {**DOCS_ROW, "Step Number": 3}])
+    page, again = read_stats_page(body), read_stats_page(body)
+    other = read_stats_page(stats_body([DOCS_ROW, {**DOCS_ROW, "Step Number": 4}]))
+    assert same_rows(page, again) and not same_rows(page, other)
+    assert same_rows([DOCS_ROW], [dict(DOCS_ROW)]) and not same_rows([DOCS_ROW], [{**DOCS_ROW, "Open Count": 6}])
+    assert not same_rows(page, orjson.loads(body)["payload"]["data"])
 
 
 def test_windows_are_at_most_a_year() -> None:

@@ -12,6 +12,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 import sources.saleshandy as saleshandy_module
+import sources.saleshandy.helpers as saleshandy_helpers
 from sandbox.saleshandy import (
     sequence_id,
     truth_email_stats,
@@ -20,7 +21,9 @@ from sandbox.saleshandy import (
 )
 from sandbox.server import Sandbox
 from sandbox.world import World
+from sources.http import HttpSettings, VendorClient
 from sources.saleshandy import saleshandy_source
+from sources.saleshandy.helpers import SequenceDirectory
 from sources.saleshandy.settings import EMAIL_STATS_SCHEMA
 from tests.conftest import query
 
@@ -53,6 +56,27 @@ def last_run(pipeline: dlt.Pipeline) -> dict[str, Any]:
     return pipeline.state["sources"]["saleshandy"]["last_run"]
 
 
+def cursor(pipeline: dlt.Pipeline) -> dict[str, Any]:
+    return pipeline.state["sources"]["saleshandy"]["resources"]["email_stats"]
+
+
+def first_pages(sandbox: Sandbox) -> set[tuple[tuple[str, ...], str, str]]:
+    """(sequenceIds, startDate, endDate) of every stream of pages asked for."""
+    return {(tuple(b["sequenceIds"]), b["startDate"], b["endDate"])
+            for b in stats_requests(sandbox) if b["pageNum"] == 1}
+
+
+def edit_rows(monkeypatch: pytest.MonkeyPatch, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Every consolidated-stats row goes through `edit` before the source parses it."""
+    real = saleshandy_module.stats_pages
+
+    def edited(*args: Any, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
+        for rows in real(*args, **kwargs, decode=orjson.loads):  # rows as dicts, to edit them
+            yield [edit(row) for row in rows]
+
+    monkeypatch.setattr(saleshandy_module, "stats_pages", edited)
+
+
 def test_first_run_equals_the_truth(sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
     styles = {(zone_style(s).zone, zone_style(s).node_style) for s in world.visible_sequences("saleshandy")}
     assert len(styles) == 5  # Kolkata in both styles, Los Angeles (DST), UTC, Berlin (DST)
@@ -67,11 +91,12 @@ def test_first_run_equals_the_truth(sandbox: Sandbox, world: World, make_pipelin
         len(s["steps"]) for s in truth_sequences(world))
     state = pipeline.state["sources"]["saleshandy"]
     assert state["resources"]["email_stats"]["last_sent_day"] == max(r["day"] for r in expected).isoformat()
-    assert state["last_run"]["days"]["email_stats"] == ["2024-11-23", "2026-11-23"]
+    assert state["last_run"]["days"]["email_stats"] == ["2024-11-24", "2026-11-23"]
     assert state["last_run"]["counters"] == {"email_stats_rows": 2635}
-    # three windows of at most a year, one chunk of 5 sequences, pages of 500
+    # from a day inside the 2 years (today - 2 years is 2024-11-23): two windows of at most a year,
+    # one chunk of 5 sequences, pages of 500
     windows = sorted({(b["startDate"], b["endDate"]) for b in stats_requests(sandbox)})
-    assert windows == [("2024-11-23", "2025-11-22"), ("2025-11-23", "2026-11-22"), ("2026-11-23", "2026-11-23")]
+    assert windows == [("2024-11-24", "2025-11-23"), ("2025-11-24", "2026-11-23")]
 
 
 @pytest.mark.postgres
@@ -103,8 +128,8 @@ def test_second_run_updates_changed_rows_and_doubles_none(
     # known sequences were re-read from the latest send day minus 30 days; the new one from the start
     windows = {(tuple(b["sequenceIds"]), b["startDate"]) for b in stats_requests(sandbox) if b["pageNum"] == 1}
     known = tuple(sequence_id(s) for s in world.visible_sequences("saleshandy")[:-1])
-    assert windows == {(known, "2026-10-24"), ((sequence_id(late),), "2024-11-24"),
-                       ((sequence_id(late),), "2025-11-24"), ((sequence_id(late),), "2026-11-24")}
+    assert windows == {(known, "2026-10-24"), ((sequence_id(late),), "2024-11-25"),
+                       ((sequence_id(late),), "2025-11-25")}
 
 
 def test_run_twice_is_idempotent(sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
@@ -143,9 +168,16 @@ def test_old_start_date_is_clamped_with_a_warning(
         sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
     pipeline = run(make_pipeline, start_date="2023-06-01")
     assert loaded(pipeline) == truth(world)
-    assert min(b["startDate"] for b in stats_requests(sandbox)) == "2024-11-23"
+    assert min(b["startDate"] for b in stats_requests(sandbox)) == "2024-11-24"
     assert last_run(pipeline)["warnings"] == [
-        "start_date 2023-06-01 is older than the API allows; starting at 2024-11-23 (today - 2 years)"]
+        "start_date 2023-06-01 is older than the API allows (today - 2 years, 2024-11-23); starting at 2024-11-24"]
+
+
+def test_a_start_date_at_the_limit_is_kept(sandbox: Sandbox, world: World,
+                                           make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    pipeline = run(make_pipeline, start_date="2024-11-23", end_date="2024-12-31")
+    assert {(b["startDate"], b["endDate"]) for b in stats_requests(sandbox)} == {("2024-11-23", "2024-12-31")}
+    assert last_run(pipeline)["warnings"] == []
 
 
 def test_end_date_reads_a_fixed_range(sandbox: Sandbox, world: World,
@@ -154,6 +186,91 @@ def test_end_date_reads_a_fixed_range(sandbox: Sandbox, world: World,
     expected = truth(world, date(2026, 6, 1), date(2026, 8, 31))
     assert loaded(pipeline) == expected and len(expected) == 713
     assert {(b["startDate"], b["endDate"]) for b in stats_requests(sandbox)} == {("2026-06-01", "2026-08-31")}
+
+
+def test_a_fixed_range_run_leaves_the_incremental_position(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    pipeline = run(make_pipeline, start_date="2026-06-01", end_date="2026-08-31")
+    assert "last_sent_day" not in cursor(pipeline) and "sequence_ids" not in cursor(pipeline)
+    sandbox.saleshandy.clear_log()
+    pipeline = run(make_pipeline)  # as a first run: everything, not only what follows the fixed range
+    assert loaded(pipeline) == truth(world)
+    assert {(b["startDate"], b["endDate"]) for b in stats_requests(sandbox)} == {
+        ("2024-11-24", "2025-11-23"), ("2025-11-24", "2026-11-23")}
+
+
+def test_a_sequence_first_seen_in_a_fixed_range_run_is_later_read_from_the_start(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    run(make_pipeline)
+    world.advance(1)  # the late sequence appears
+    late = (sequence_id(world.visible_sequences("saleshandy")[-1]),)
+    known = tuple(sequence_id(s) for s in world.visible_sequences("saleshandy")[:-1])
+    pipeline = run(make_pipeline, start_date="2026-01-01", end_date="2026-01-31")
+    assert late[0] not in cursor(pipeline)["sequence_ids"] and cursor(pipeline)["last_sent_day"] == "2026-11-23"
+    sandbox.saleshandy.clear_log()
+    pipeline = run(make_pipeline)
+    assert loaded(pipeline) == truth(world)
+    assert first_pages(sandbox) == {(known, "2026-10-24", "2026-11-24"), (late, "2024-11-25", "2025-11-24"),
+                                    (late, "2025-11-25", "2026-11-24")}
+
+
+def test_a_send_day_in_the_future_does_not_move_the_cursor_past_today(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    future = "Thu Jan 14 2027 10:00:00 GMT+0000 (Coordinated Universal Time)"
+    edit_rows(monkeypatch, lambda row: {**row, "Email Sent At": future} if row["Step Number"] == 3 else row)
+    pipeline = run(make_pipeline)
+    assert query(pipeline, "select max(day) from email_stats") == [(date(2027, 1, 14),)]  # loaded as sent
+    assert cursor(pipeline)["last_sent_day"] == "2026-11-23"  # the last day asked for
+    world.advance(1)
+    sandbox.saleshandy.clear_log()
+    run(make_pipeline)
+    known = tuple(sequence_id(s) for s in world.visible_sequences("saleshandy")[:-1])
+    assert (known, "2026-10-24", "2026-11-24") in first_pages(sandbox)
+
+
+def test_a_short_page_saying_has_more_is_the_last_with_a_warning(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    sandbox.saleshandy.twin.has_more_always = True
+    sandbox.saleshandy.set_limits(())
+    pipeline = run(make_pipeline, start_date="2026-11-01", page_size=10, rate_limits=[[1000, 1]])
+    expected = truth(world, date(2026, 11, 1))
+    assert loaded(pipeline) == expected
+    last_page, rows = len(expected) // 10 + 1, len(expected) % 10
+    assert last_run(pipeline)["warnings"] == [
+        f"consolidated-stats page {last_page} of 2026-11-01..2026-11-23 had {rows} rows of 10 but said "
+        f"hasMore = true; it was taken as the last page"]
+
+
+@pytest.mark.timeout(60)  # paging that never ends fails here, not at the suite's limit
+def test_a_page_repeating_the_one_before_ends_the_paging_with_a_warning(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    sandbox.saleshandy.twin.page_ignored = True  # every page is page 1, saying hasMore = true
+    sandbox.saleshandy.set_limits(())
+    pipeline = run(make_pipeline, start_date="2026-11-01", page_size=10, prefetch_pages=2, rate_limits=[[1000, 1]])
+    rows = loaded(pipeline)
+    expected = {tuple(r[k] for k in KEY): r for r in truth(world, date(2026, 11, 1))}
+    assert len(rows) == 10 and all(expected[tuple(r[k] for k in KEY)] == r for r in rows)  # page 1, once
+    assert last_run(pipeline)["warnings"] == [
+        "consolidated-stats page 2 of 2026-11-01..2026-11-23 repeated page 1; paging stopped there "
+        "(rows of later pages may be missing)"]
+    # pages 1 and 2 and the few that started meanwhile (thread timing), not the 2000 queued ahead
+    assert len(stats_requests(sandbox)) < 20
+
+
+@pytest.mark.timeout(60)
+def test_a_sequence_page_repeating_the_one_before_ends_the_listing_with_a_warning(
+        sandbox: Sandbox, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(saleshandy_helpers, "SEQUENCES_PAGE_SIZE", 2)  # full pages of 2 of the 5 sequences
+    sandbox.saleshandy.twin.page_ignored = True
+    warnings: list[str] = []
+    client = VendorClient("saleshandy", sandbox.saleshandy.url, sandbox.saleshandy.twin.api_key,
+                          HttpSettings(rate_limits=((10, 1.0),)))
+    directory = SequenceDirectory(client, warnings.append)
+    assert directory.ids() == [s["id"] for s in truth_sequences(world)[:2]]
+    assert warnings == ["/v1/sequences page 2 repeated page 1; stopped listing sequences there "
+                        "(the list may be incomplete)"]
+    assert len(sandbox.saleshandy.requests("/v1/sequences")) == 2
 
 
 def test_chunks_small_pages_and_prefetch(sandbox: Sandbox, world: World,
@@ -182,6 +299,22 @@ def test_drifted_fields_and_types(sandbox: Sandbox, world: World, make_pipeline:
         "email_stats: Saleshandy sent fields this connector does not know, loaded as text columns: Variant"]
     assert last_run(pipeline)["counters"]["email_stats_open_count_not_a_number"] == len(truth(world))
     assert query(pipeline, "select count(*) from email_stats where variant is null") == [(0,)]
+
+
+def test_new_fields_named_like_known_columns(sandbox: Sandbox, world: World,
+                                            make_pipeline: Callable[..., dlt.Pipeline],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def drift(row: dict[str, Any]) -> dict[str, Any]:  # "Recipient name" spelled "Recipient Name"; a new "Day"
+        return {("Recipient Name" if k == "Recipient name" else k): v for k, v in row.items()} | {"Day": "Mon"}
+
+    edit_rows(monkeypatch, drift)
+    pipeline = run(make_pipeline)
+    assert loaded(pipeline) == truth(world)
+    assert query(pipeline, "select day_extra, count(*) from email_stats group by 1") == [("Mon", 2635)]
+    assert last_run(pipeline)["warnings"] == [
+        "email_stats: Saleshandy sent fields this connector does not know, loaded as text columns: Day",
+        "email_stats: the new field 'Day' would have the name of an existing column; it was loaded as day_extra"]
+    assert pipeline.list_normalized_load_packages() == []
 
 
 def test_shifted_pages_are_deduplicated(sandbox: Sandbox, world: World,

@@ -209,3 +209,19 @@ def test_engagement_is_as_of_now(api: httpx.Client, world: World) -> None:
 
 
 CHANGED_AFTER_TWO_DAYS = 3  # of 97 emails sent in the 5 days before
+
+
+def test_page_faults_of_the_twin(sandbox: Sandbox, api: httpx.Client, world: World) -> None:
+    request = body(world, pageLimit=10)
+    first = api.post(STATS, json=request).json()["payload"]
+    truth = truth_email_stats(world, date.fromisoformat(request["startDate"]), date.fromisoformat(request["endDate"]))
+    last_page = -(-len(truth) // 10)
+    sandbox.saleshandy.twin.has_more_always = True
+    last = api.post(STATS, json={**request, "pageNum": last_page}).json()["payload"]
+    assert (len(last["data"]), last["hasMore"]) == (len(truth) % 10, True)
+    sandbox.saleshandy.twin.has_more_always = False
+    sandbox.saleshandy.twin.page_ignored = True
+    seventh = api.post(STATS, json={**request, "pageNum": 7}).json()["payload"]
+    assert (seventh["data"], seventh["hasMore"]) == (first["data"], True)
+    sequences = [api.get("/v1/sequences", params={"page": p, "pageSize": 2}).json()["payload"] for p in (1, 3)]
+    assert sequences[0] == sequences[1] == truth_sequences(world)[:2]
