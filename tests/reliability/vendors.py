@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any, Callable
 
 import dlt
+import pendulum
 
 from sandbox import instantly as instantly_truth
 from sandbox import reply_io as reply_truth
@@ -175,8 +176,9 @@ def saleshandy_loaded(pipeline: dlt.Pipeline) -> Tables:
 
 
 def saleshandy_first_day(world: World) -> date:
+    """The default first day: a day inside the API's 2 years (a zone ahead of UTC is already tomorrow)."""
     today = world.today
-    return date(today.year - 2, today.month, today.day)
+    return pendulum.Date(today.year, today.month, today.day).subtract(years=2).add(days=1)
 
 
 def saleshandy_cursor(pipeline: dlt.Pipeline) -> Any:
