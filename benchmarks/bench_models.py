@@ -157,12 +157,17 @@ def main() -> None:
         started = time.perf_counter()
         report = build_models(dlt.destinations.duckdb(path))
         seconds = time.perf_counter() - started
+        started = time.perf_counter()  # every later run: the marts exist and are refilled in place
+        build_models(dlt.destinations.duckdb(path))
+        rebuild_seconds = time.perf_counter() - started
     print(f"built {len(report.models)} models (DuckDB {duckdb.__version__}, {os.cpu_count()} cores):")
     for model in report.models:
         rows = "" if model.rows is None else f"{model.rows:>12,} rows"
         print(f"  {model.name:40s} {model.materialization:5s} {model.seconds:6.2f} s {rows}")
     verdict = "under" if seconds < TARGET_SECONDS else "OVER"
     print(f"build_models: {seconds:.2f} s wall ({verdict} the {TARGET_SECONDS:.0f} s target)")
+    print(f"build_models again (the marts refilled in place): {rebuild_seconds:.2f} s wall, "
+          f"{rebuild_seconds / seconds:.2f}x the first build")
 
 
 if __name__ == "__main__":
