@@ -288,6 +288,10 @@ class InstantlyTwin(VendorTwin):
     `variant_style`: variants as "0","1".. (digits, the documented form), "A","B".. (letters), or
     "mixed" (letters for campaigns with an odd index). `null_style`: the unattributed row's step and
     variant as JSON null ("json"), the string "null" ("string"), or "mixed" (strings for odd indexes).
+    `end_date_exclusive`: the other reading of the undocumented `end_date` of the analytics
+    endpoints: the range stops before it, and a start_date on or after it is refused with the
+    documented 400 "Start Date must be earlier than End Date" (inclusive, the default, refuses only
+    a start after the end).
     """
 
     vendor = "instantly"
@@ -296,9 +300,10 @@ class InstantlyTwin(VendorTwin):
 
     def __init__(self, world: World, faults: Faults | None = None, limits: tuple[Limit, ...] | None = None,
                  api_key: str | None = None, variant_style: VariantStyle = "digits",
-                 null_style: NullStyle = "mixed") -> None:
+                 null_style: NullStyle = "mixed", end_date_exclusive: bool = False) -> None:
         self.variant_style = variant_style
         self.null_style = null_style
+        self.end_date_exclusive = end_date_exclusive
         super().__init__(world, faults=faults, limits=limits, api_key=api_key)
 
     def register_routes(self) -> None:
@@ -402,8 +407,10 @@ class InstantlyTwin(VendorTwin):
             except ValueError:
                 return Response.json(400, {"message": f"{label} must be a valid date (YYYY-MM-DD)"})
         start, end = days
-        if start and end and start > end:
+        if start and end and (start >= end if self.end_date_exclusive else start > end):
             return Response.json(400, {"message": "Start Date must be earlier than End Date"})
+        if end and self.end_date_exclusive:
+            end -= timedelta(days=1)
         seq = find_campaign(self.world, cid) if cid else None
         return seq, start, end
 

@@ -20,7 +20,17 @@ from sources import clock
 from sources.http import HttpSettings, VendorClient
 from sources.notes import RunNotes
 
-from .helpers import CampaignDirectory, batched, created_day, daily_rows, days_between, parse_day, run_range, step_rows
+from .helpers import (
+    CampaignDirectory,
+    EndDates,
+    batched,
+    created_day,
+    daily_rows,
+    days_between,
+    parse_day,
+    run_range,
+    step_rows,
+)
 from .settings import (
     ANSWERS_AHEAD,
     CAMPAIGN_COLUMNS,
@@ -76,10 +86,11 @@ def instantly_source(
     notes = RunNotes(client)
     directory = CampaignDirectory(client)
     window = _Window(start, end, look_back_days)
+    end_dates = EndDates(False, notes)
     return (
         campaigns(directory, notes),
-        campaign_analytics_daily(client, directory, notes, window),
-        step_analytics_daily(client, directory, notes, window, max_concurrency),
+        campaign_analytics_daily(client, directory, notes, window, end_dates),
+        step_analytics_daily(client, directory, notes, window, end_dates, max_concurrency),
     )
 
 
@@ -101,6 +112,17 @@ def _rate_limits(rate_limits: Optional[List[List[float]]]) -> tuple[tuple[int, f
     except (TypeError, ValueError):
         raise ValueError(f"Instantly: rate_limits must be a list of [requests, seconds] pairs, e.g. "
                          f"[[100, 1], [6000, 60]], got {rate_limits!r}") from None
+
+
+def _learn_end_dates(end_dates: EndDates) -> None:
+    """Take the end_date reading an earlier run learnt from the source state."""
+    end_dates.exclusive = end_dates.exclusive or bool(dlt.current.source_state().get("end_date_exclusive"))
+
+
+def _keep_end_dates(end_dates: EndDates) -> None:
+    """Keep an exclusive end_date reading, once learnt, in the source state for later runs."""
+    if end_dates.exclusive:
+        dlt.current.source_state()["end_date_exclusive"] = True
 
 
 def _finish(state: dict[str, Any], first: date, last: date) -> None:
@@ -126,18 +148,19 @@ def campaigns(directory: CampaignDirectory, notes: RunNotes) -> Iterator[list[di
 @dlt.resource(name="campaign_analytics_daily", primary_key=("campaign_id", "day"), write_disposition="merge",
               columns=DAILY_COLUMNS)
 def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory, notes: RunNotes,
-                             window: _Window) -> Iterator[list[dict[str, Any]]]:
+                             window: _Window, end_dates: EndDates) -> Iterator[list[dict[str, Any]]]:
     """Per campaign and day (GET /api/v2/campaigns/analytics/daily), one call per campaign for the whole range."""
     state = dlt.current.resource_state()
     first, last = window.range(state)
     ids = [c["id"] for c in directory.all()]
+    _learn_end_dates(end_dates)
 
     def fetch(campaign_id: str) -> Any:
-        return client.get(DAILY_ANALYTICS_PATH, params={
-            "campaign_id": campaign_id, "start_date": first.isoformat(), "end_date": last.isoformat()})
+        return end_dates.get(client, DAILY_ANALYTICS_PATH, {"campaign_id": campaign_id}, first, last)
 
     for campaign_id, answer in client.fan_out(fetch, ids, ahead=ANSWERS_AHEAD):
-        yield daily_rows(campaign_id, answer, notes)  # one campaign's days: dlt moves on to the step requests sooner
+        yield daily_rows(campaign_id, answer, notes, first, last)  # one campaign's days: the steps start sooner
+    _keep_end_dates(end_dates)
     _finish(state, first, last)
     notes.covered("campaign_analytics_daily", first.isoformat(), last.isoformat())
     notes.save()
@@ -146,7 +169,7 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
 @dlt.resource(name="step_analytics_daily", primary_key=("campaign_id", "day", "step", "variant"),
               write_disposition="merge", columns=STEP_COLUMNS)
 def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, notes: RunNotes, window: _Window,
-                         max_concurrency: int) -> Iterator[list[dict[str, Any]]]:
+                         end_dates: EndDates, max_concurrency: int) -> Iterator[list[dict[str, Any]]]:
     """Per campaign, day, step and variant (GET /api/v2/campaigns/analytics/steps, one call per campaign and day).
 
     Days before a campaign was created are not asked for: they cannot have activity. The day before
@@ -154,6 +177,7 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
     """
     state = dlt.current.resource_state()
     first, last = window.range(state)
+    _learn_end_dates(end_dates)
     tasks = []
     for campaign in directory.all():
         born = created_day(campaign)
@@ -162,13 +186,13 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
 
     def fetch(task: tuple[str, date]) -> Any:
         campaign_id, day = task
-        return client.get(STEP_ANALYTICS_PATH, params={
-            "campaign_id": campaign_id, "start_date": day.isoformat(), "end_date": day.isoformat(),
-            "include_opportunities_count": "true"})
+        return end_dates.get(client, STEP_ANALYTICS_PATH,
+                             {"campaign_id": campaign_id, "include_opportunities_count": "true"}, day, day)
 
     answers = client.fan_out(fetch, tasks, max_in_flight=max_concurrency, ahead=ANSWERS_AHEAD)
     yield from batched((row for (campaign_id, day), answer in answers
                         for row in step_rows(campaign_id, day, answer, notes)), ROW_BATCH)
+    _keep_end_dates(end_dates)
     _finish(state, first, last)
     notes.covered("step_analytics_daily", first.isoformat(), last.isoformat())
     notes.save()

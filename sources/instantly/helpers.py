@@ -8,7 +8,7 @@ from typing import Any, Iterable, Iterator, TypeVar
 
 import pendulum
 
-from sources.http import VendorClient
+from sources.http import VendorClient, VendorRequestError
 from sources.notes import RunNotes
 
 from .settings import (
@@ -92,6 +92,38 @@ def created_day(campaign: dict[str, Any]) -> date | None:
         return pendulum.parse(campaign["timestamp_created"]).in_tz("UTC").date()
     except (KeyError, TypeError, ValueError):  # pendulum.ParserError is a ValueError
         return None
+
+
+class EndDates:
+    """How the workspace's analytics endpoints read `end_date`; undocumented, so both readings work.
+
+    Inclusive (the docs' examples, and the default): a day D is asked as D..D. Exclusive: the range
+    stops before `end_date`, and D..D is refused with a 400 "Start Date must be earlier than End
+    Date"; that refusal switches this run, and (through the source state) later runs, to D..D+1.
+    """
+
+    def __init__(self, exclusive: bool, notes: RunNotes) -> None:
+        self.exclusive = exclusive
+        self._notes = notes
+
+    def range(self, first: date, last: date) -> dict[str, str]:
+        """The start_date and end_date query parameters that ask for the days first..last."""
+        end = last + timedelta(days=1) if self.exclusive else last
+        return {"start_date": first.isoformat(), "end_date": end.isoformat()}
+
+    def get(self, client: VendorClient, path: str, params: dict[str, Any], first: date, last: date) -> Any:
+        """GET `path` for the days first..last, learning the exclusive reading from its refusal."""
+        asked_exclusive = self.exclusive
+        try:
+            return client.get(path, params={**params, **self.range(first, last)})
+        except VendorRequestError as exc:
+            refused_one_day = exc.status == 400 and first == last and "earlier than end date" in str(exc).lower()
+            if asked_exclusive or not refused_one_day:
+                raise
+            self.exclusive = True  # set by every thread that meets the refusal: the same value
+            self._notes.warn("this workspace reads end_date as exclusive (a one-day range was refused); "
+                             "each day is asked as that day to the next")
+            return client.get(path, params={**params, **self.range(first, last)})
 
 
 # -- campaigns ------------------------------------------------------------------------------------
@@ -217,8 +249,11 @@ def step_rows(campaign_id: str, day: date, rows: list[dict[str, Any]] | None,
     return list(out.values())
 
 
-def daily_rows(campaign_id: str, rows: list[dict[str, Any]] | None, notes: RunNotes) -> list[dict[str, Any]]:
-    """Rows of one daily-analytics answer: `date` becomes `day`, and the campaign id is added."""
+def daily_rows(campaign_id: str, rows: list[dict[str, Any]] | None, notes: RunNotes,
+               first: date, last: date) -> list[dict[str, Any]]:
+    """Rows of one daily-analytics answer for the days first..last: `date` becomes `day`, and the
+    campaign id is added. Days outside the range asked for (a reading of end_date that went one
+    further) are left out."""
     out = []
     for raw in rows or []:
         try:
@@ -227,6 +262,8 @@ def daily_rows(campaign_id: str, rows: list[dict[str, Any]] | None, notes: RunNo
             day = None
         if day is None:
             notes.warn(f"campaign {campaign_id}: skipped a daily row without a readable date: {raw.get('date')!r}")
+            continue
+        if not first <= day <= last:
             continue
         row = {k: v for k, v in raw.items() if k != "date"}
         row.update({name: count(raw.get(name), name, notes) for name in DAILY_COUNTS if name in raw})

@@ -203,6 +203,33 @@ def test_a_fixed_range_after_a_gap_leaves_the_gap_to_the_next_run(twin: TwinServ
     assert loaded_daily(pipeline) == expected_daily(world, date(2026, 11, 1), world.today)
 
 
+def test_an_exclusive_end_date_is_learnt_from_its_refusal_and_kept(twin: TwinServer, world: World,
+                                                                    make_pipeline: Any) -> None:
+    twin.twin.end_date_exclusive = True  # the other reading: D..D is refused, ranges stop before end_date
+    pipeline = make_pipeline("instantly")
+    _run(pipeline, start_date=FIRST.isoformat())
+
+    assert loaded_steps(pipeline) == expected_steps(world, FIRST, world.today)  # every day, once
+    answered = [r for r in twin.requests(STEPS) if r.status != 429]  # a 429 is asked again: not a task
+    refused = [r for r in answered if r.status == 400]
+    assert 1 <= len(refused) <= 20  # only the requests in flight when the first refusal came back
+    assert len(answered) - len(refused) == step_requests_expected(world, FIRST, world.today)
+    # the daily requests may have gone out before the refusal taught the reading: today may be missing
+    daily, truth_daily = loaded_daily(pipeline), expected_daily(world, FIRST, world.today)
+    assert {k: v for k, v in truth_daily.items() if k[1] < world.today} == \
+        {k: v for k, v in daily.items() if k[1] < world.today}
+    last_run = pipeline.state["sources"]["instantly"]["last_run"]
+    assert [w for w in last_run["warnings"] if "reads end_date as exclusive" in w]
+    assert pipeline.state["sources"]["instantly"]["end_date_exclusive"] is True
+
+    world.advance(1)
+    twin.clear_log()
+    _run(pipeline)  # knows the reading from the start: no refusal, and the look-back fills any gap
+    assert 400 not in {r.status for r in twin.requests()}
+    assert loaded_steps(pipeline) == expected_steps(world, FIRST, world.today)
+    assert loaded_daily(pipeline) == expected_daily(world, FIRST, world.today)
+
+
 def test_schema_drift_is_absorbed(twin: TwinServer, world: World, make_pipeline: Any) -> None:
     twin.faults.extra_field = True
     twin.faults.changed_type = True
