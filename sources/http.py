@@ -506,6 +506,13 @@ def _error_detail(response: httpx.Response) -> str:
         parts = [str(body[k]) for k in ("message", "detail", "title", "code", "error") if body.get(k)]
         errors = body.get("errors")
         if isinstance(errors, list):
-            parts += [str(e.get("detail") or e.get("message") or e) if isinstance(e, dict) else str(e) for e in errors]
+            parts += [_field_error(e) if isinstance(e, dict) else str(e) for e in errors]
         return "; ".join(dict.fromkeys(parts))[:500]
     return str(body)[:300] if body is not None else ""
+
+
+def _field_error(error: dict[str, Any]) -> str:
+    """One entry of a validation error's `errors[]`, with the field it is about when the vendor says."""
+    detail = str(error.get("detail") or error.get("message") or error)
+    field = error.get("pointer") or error.get("field")
+    return f"{field}: {detail}" if field else detail

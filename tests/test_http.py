@@ -349,3 +349,11 @@ def test_reply_io_gets_its_key_in_both_documented_headers() -> None:
         assert request.headers["Authorization"] == f"Bearer {KEY}"
         assert request.headers["X-API-Key"] == KEY
         assert KEY not in repr(client._http.auth)
+
+
+def test_a_validation_error_names_the_field_it_is_about(server: TwinServer) -> None:
+    server.twin.once.append(Response.json(400, {"title": "Bad Request", "errors": [
+        {"pointer": "/filters/from", "detail": "must be within the last 31 days"}]}))
+    with client_for(server) as client, pytest.raises(VendorRequestError) as raised:
+        client.get("/items/13")
+    assert "The vendor said: Bad Request; /filters/from: must be within the last 31 days" in str(raised.value)
