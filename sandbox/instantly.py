@@ -291,7 +291,8 @@ class InstantlyTwin(VendorTwin):
     `end_date_exclusive`: the other reading of the undocumented `end_date` of the analytics
     endpoints: the range stops before it, and a start_date on or after it is refused with the
     documented 400 "Start Date must be earlier than End Date" (inclusive, the default, refuses only
-    a start after the end).
+    a start after the end); with `refuse_empty_range` False, a start equal to the end is answered
+    as the empty range it is instead.
     """
 
     vendor = "instantly"
@@ -300,10 +301,12 @@ class InstantlyTwin(VendorTwin):
 
     def __init__(self, world: World, faults: Faults | None = None, limits: tuple[Limit, ...] | None = None,
                  api_key: str | None = None, variant_style: VariantStyle = "digits",
-                 null_style: NullStyle = "mixed", end_date_exclusive: bool = False) -> None:
+                 null_style: NullStyle = "mixed", end_date_exclusive: bool = False,
+                 refuse_empty_range: bool = True) -> None:
         self.variant_style = variant_style
         self.null_style = null_style
         self.end_date_exclusive = end_date_exclusive
+        self.refuse_empty_range = refuse_empty_range
         super().__init__(world, faults=faults, limits=limits, api_key=api_key)
 
     def register_routes(self) -> None:
@@ -407,7 +410,9 @@ class InstantlyTwin(VendorTwin):
             except ValueError:
                 return Response.json(400, {"message": f"{label} must be a valid date (YYYY-MM-DD)"})
         start, end = days
-        if start and end and (start >= end if self.end_date_exclusive else start > end):
+        refused = start > end or (start == end and self.end_date_exclusive and self.refuse_empty_range) \
+            if start and end else False
+        if refused:
             return Response.json(400, {"message": "Start Date must be earlier than End Date"})
         if end and self.end_date_exclusive:
             end -= timedelta(days=1)

@@ -23,6 +23,7 @@ from sources.notes import RunNotes
 from .helpers import (
     CampaignDirectory,
     EndDates,
+    StepCoverage,
     batched,
     created_day,
     daily_rows,
@@ -58,6 +59,7 @@ def instantly_source(
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     timeout: float = DEFAULT_TIMEOUT,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    end_date_exclusive: bool = False,
 ) -> Sequence[DltResource]:
     """Instantly campaigns, daily campaign analytics and daily step x variant analytics.
 
@@ -72,6 +74,8 @@ def instantly_source(
         max_concurrency: Requests in flight at once.
         timeout: Seconds to wait for an answer.
         max_attempts: Tries per request on 429, 5xx, timeouts and dropped connections.
+        end_date_exclusive: Ask each day D as D..D+1, for a workspace whose analytics read end_date as
+            exclusive. Not needed when it refuses D..D (that is learnt by itself).
 
     Returns:
         The resources campaigns, campaign_analytics_daily and step_analytics_daily.
@@ -86,11 +90,11 @@ def instantly_source(
     notes = RunNotes(client)
     directory = CampaignDirectory(client)
     window = _Window(start, end, look_back_days)
-    end_dates = EndDates(False, notes)
+    end_dates, coverage = EndDates(end_date_exclusive, notes), StepCoverage(notes)
     return (
         campaigns(directory, notes),
-        campaign_analytics_daily(client, directory, notes, window, end_dates),
-        step_analytics_daily(client, directory, notes, window, end_dates, max_concurrency),
+        campaign_analytics_daily(client, directory, notes, window, end_dates, coverage),
+        step_analytics_daily(client, directory, notes, window, end_dates, coverage, max_concurrency),
     )
 
 
@@ -148,7 +152,8 @@ def campaigns(directory: CampaignDirectory, notes: RunNotes) -> Iterator[list[di
 @dlt.resource(name="campaign_analytics_daily", primary_key=("campaign_id", "day"), write_disposition="merge",
               columns=DAILY_COLUMNS)
 def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory, notes: RunNotes,
-                             window: _Window, end_dates: EndDates) -> Iterator[list[dict[str, Any]]]:
+                             window: _Window, end_dates: EndDates,
+                             coverage: StepCoverage) -> Iterator[list[dict[str, Any]]]:
     """Per campaign and day (GET /api/v2/campaigns/analytics/daily), one call per campaign for the whole range."""
     state = dlt.current.resource_state()
     first, last = window.range(state)
@@ -159,8 +164,11 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
         return end_dates.get(client, DAILY_ANALYTICS_PATH, {"campaign_id": campaign_id}, first, last)
 
     for campaign_id, answer in client.fan_out(fetch, ids, ahead=ANSWERS_AHEAD):
-        yield daily_rows(campaign_id, answer, notes, first, last)  # one campaign's days: the steps start sooner
+        rows = daily_rows(campaign_id, answer, notes, first, last)
+        coverage.daily(rows)
+        yield rows  # one campaign's days: the step requests start sooner
     _keep_end_dates(end_dates)
+    coverage.done("campaign_analytics_daily")
     _finish(state, first, last)
     notes.covered("campaign_analytics_daily", first.isoformat(), last.isoformat())
     notes.save()
@@ -169,7 +177,8 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
 @dlt.resource(name="step_analytics_daily", primary_key=("campaign_id", "day", "step", "variant"),
               write_disposition="merge", columns=STEP_COLUMNS)
 def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, notes: RunNotes, window: _Window,
-                         end_dates: EndDates, max_concurrency: int) -> Iterator[list[dict[str, Any]]]:
+                         end_dates: EndDates, coverage: StepCoverage,
+                         max_concurrency: int) -> Iterator[list[dict[str, Any]]]:
     """Per campaign, day, step and variant (GET /api/v2/campaigns/analytics/steps, one call per campaign and day).
 
     Days before a campaign was created are not asked for: they cannot have activity. The day before
@@ -189,10 +198,15 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
         return end_dates.get(client, STEP_ANALYTICS_PATH,
                              {"campaign_id": campaign_id, "include_opportunities_count": "true"}, day, day)
 
-    answers = client.fan_out(fetch, tasks, max_in_flight=max_concurrency, ahead=ANSWERS_AHEAD)
-    yield from batched((row for (campaign_id, day), answer in answers
-                        for row in step_rows(campaign_id, day, answer, notes)), ROW_BATCH)
+    def rows() -> Iterator[dict[str, Any]]:
+        for (campaign_id, day), answer in client.fan_out(fetch, tasks, max_in_flight=max_concurrency,
+                                                         ahead=ANSWERS_AHEAD):
+            coverage.step(campaign_id, day, answer)
+            yield from step_rows(campaign_id, day, answer, notes)
+
+    yield from batched(rows(), ROW_BATCH)
     _keep_end_dates(end_dates)
+    coverage.done("step_analytics_daily")
     _finish(state, first, last)
     notes.covered("step_analytics_daily", first.isoformat(), last.isoformat())
     notes.save()

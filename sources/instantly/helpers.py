@@ -126,6 +126,38 @@ class EndDates:
             return client.get(path, params={**params, **self.range(first, last)})
 
 
+class StepCoverage:
+    """Warns when the step answers are empty on every campaign and day the daily answers show sends
+    on: what an exclusive end_date looks like when a one-day range is answered with nothing rather
+    than refused. Checked once both analytics resources of the run are done."""
+
+    def __init__(self, notes: RunNotes) -> None:
+        self._notes = notes
+        self._sends: set[tuple[str, date]] = set()
+        self._asked: set[tuple[str, date]] = set()
+        self._answered: set[tuple[str, date]] = set()
+        self._done: set[str] = set()
+
+    def daily(self, rows: list[dict[str, Any]]) -> None:
+        """Note the campaign days a daily answer shows sends on."""
+        self._sends.update((row["campaign_id"], row["day"]) for row in rows if (row.get("sent") or 0) > 0)
+
+    def step(self, campaign_id: str, day: date, answer: list[dict[str, Any]] | None) -> None:
+        """Note a step answer for a campaign and day, and whether it had rows."""
+        self._asked.add((campaign_id, day))
+        if answer:
+            self._answered.add((campaign_id, day))
+
+    def done(self, resource: str) -> None:
+        """Mark a resource done; after the second, warn if no day with sends got step rows."""
+        self._done.add(resource)
+        with_sends = self._sends & self._asked
+        if len(self._done) == 2 and with_sends and not with_sends & self._answered:
+            self._notes.warn(f"the step analytics answered nothing for any of the {len(with_sends)} campaign days "
+                             "the daily analytics show sends on. If this workspace reads end_date as exclusive, "
+                             "set end_date_exclusive = true under [sources.instantly] and re-read the range")
+
+
 # -- campaigns ------------------------------------------------------------------------------------
 
 

@@ -230,6 +230,22 @@ def test_an_exclusive_end_date_is_learnt_from_its_refusal_and_kept(twin: TwinSer
     assert loaded_daily(pipeline) == expected_daily(world, FIRST, world.today)
 
 
+def test_an_exclusive_end_date_answered_with_nothing_is_warned_about_and_can_be_set(
+        twin: TwinServer, world: World, make_pipeline: Any) -> None:
+    twin.twin.end_date_exclusive, twin.twin.refuse_empty_range = True, False  # D..D: [] instead of a 400
+    pipeline = make_pipeline("instantly")
+    _run(pipeline, start_date=FIRST.isoformat())
+    assert query(pipeline, "select count(*) from information_schema.tables where table_schema = "
+                           f"'{pipeline.dataset_name}' and table_name = 'step_analytics_daily'") == [(0,)]  # no rows ...
+    warnings = pipeline.state["sources"]["instantly"]["last_run"]["warnings"]
+    assert [w for w in warnings if "the step analytics answered nothing" in w and "end_date_exclusive = true" in w]
+
+    _run(pipeline, start_date=FIRST.isoformat(), end_date=world.today.isoformat(), end_date_exclusive=True)
+    assert loaded_steps(pipeline) == expected_steps(world, FIRST, world.today)  # ... until the setting says so
+    assert loaded_daily(pipeline) == expected_daily(world, FIRST, world.today)
+    assert not [w for w in pipeline.state["sources"]["instantly"]["last_run"]["warnings"] if "answered nothing" in w]
+
+
 def test_schema_drift_is_absorbed(twin: TwinServer, world: World, make_pipeline: Any) -> None:
     twin.faults.extra_field = True
     twin.faults.changed_type = True
