@@ -10,6 +10,7 @@ workspace's rate limits (100 per second and 6,000 per minute by default), throug
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from typing import Any, Iterator, List, Optional, Sequence
 
@@ -118,17 +119,6 @@ def _rate_limits(rate_limits: Optional[List[List[float]]]) -> tuple[tuple[int, f
                          f"[[100, 1], [6000, 60]], got {rate_limits!r}") from None
 
 
-def _learn_end_dates(end_dates: EndDates) -> None:
-    """Take the end_date reading an earlier run learnt from the source state."""
-    end_dates.exclusive = end_dates.exclusive or bool(dlt.current.source_state().get("end_date_exclusive"))
-
-
-def _keep_end_dates(end_dates: EndDates) -> None:
-    """Keep an exclusive end_date reading, once learnt, in the source state for later runs."""
-    if end_dates.exclusive:
-        dlt.current.source_state()["end_date_exclusive"] = True
-
-
 def _finish(state: dict[str, Any], first: date, last: date) -> None:
     """Record the last loaded day, when this run's days `first`..`last` join on to the days loaded before.
 
@@ -158,7 +148,7 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
     state = dlt.current.resource_state()
     first, last = window.range(state)
     ids = [c["id"] for c in directory.all()]
-    _learn_end_dates(end_dates)
+    end_dates.remember(dlt.current.source_state())
 
     def fetch(campaign_id: str) -> Any:
         return end_dates.get(client, DAILY_ANALYTICS_PATH, {"campaign_id": campaign_id}, first, last)
@@ -167,7 +157,7 @@ def campaign_analytics_daily(client: VendorClient, directory: CampaignDirectory,
         rows = daily_rows(campaign_id, answer, notes, first, last)
         coverage.daily(rows)
         yield rows  # one campaign's days: the step requests start sooner
-    _keep_end_dates(end_dates)
+    end_dates.keep(dlt.current.source_state())
     coverage.done("campaign_analytics_daily")
     _finish(state, first, last)
     notes.covered("campaign_analytics_daily", first.isoformat(), last.isoformat())
@@ -186,26 +176,33 @@ def step_analytics_daily(client: VendorClient, directory: CampaignDirectory, not
     """
     state = dlt.current.resource_state()
     first, last = window.range(state)
-    _learn_end_dates(end_dates)
+    end_dates.remember(dlt.current.source_state())
     tasks = []
     for campaign in directory.all():
         born = created_day(campaign)
         since = max(first, born - timedelta(days=1)) if born else first
         tasks += [(campaign["id"], day) for day in days_between(since, last)]
 
+    def params(campaign_id: str) -> dict[str, str]:
+        return {"campaign_id": campaign_id, "include_opportunities_count": "true"}
+
     def fetch(task: tuple[str, date]) -> Any:
         campaign_id, day = task
-        return end_dates.get(client, STEP_ANALYTICS_PATH,
-                             {"campaign_id": campaign_id, "include_opportunities_count": "true"}, day, day)
+        return end_dates.get(client, STEP_ANALYTICS_PATH, params(campaign_id), day, day)
+
+    checked: list[tuple[tuple[str, date], Any]] = []
+    if end_dates.recheck_due and tasks:  # one request alone first: the reading decides how all others are asked
+        (campaign_id, day), tasks = tasks[0], tasks[1:]
+        checked.append(((campaign_id, day), end_dates.recheck(client, STEP_ANALYTICS_PATH, params(campaign_id), day)))
 
     def rows() -> Iterator[dict[str, Any]]:
-        for (campaign_id, day), answer in client.fan_out(fetch, tasks, max_in_flight=max_concurrency,
-                                                         ahead=ANSWERS_AHEAD):
+        answers = client.fan_out(fetch, tasks, max_in_flight=max_concurrency, ahead=ANSWERS_AHEAD)
+        for (campaign_id, day), answer in itertools.chain(checked, answers):
             coverage.step(campaign_id, day, answer)
             yield from step_rows(campaign_id, day, answer, notes)
 
     yield from batched(rows(), ROW_BATCH)
-    _keep_end_dates(end_dates)
+    end_dates.keep(dlt.current.source_state())
     coverage.done("step_analytics_daily")
     _finish(state, first, last)
     notes.covered("step_analytics_daily", first.isoformat(), last.isoformat())

@@ -99,31 +99,80 @@ class EndDates:
 
     Inclusive (the docs' examples, and the default): a day D is asked as D..D. Exclusive: the range
     stops before `end_date`, and D..D is refused with a 400 "Start Date must be earlier than End
-    Date"; that refusal switches this run, and (through the source state) later runs, to D..D+1.
+    Date"; that refusal switches this run to D..D+1, and the source state keeps the reading for later
+    runs, which check it once with a D..D request before their step requests. `forced`: the user
+    set the exclusive reading (a workspace that answers D..D with nothing); it is never re-checked.
     """
 
-    def __init__(self, exclusive: bool, notes: RunNotes) -> None:
-        self.exclusive = exclusive
+    def __init__(self, forced: bool, notes: RunNotes) -> None:
+        self.exclusive = forced
+        self._forced = forced
+        self._remembered = False
+        self._recheck_due = False
         self._notes = notes
 
-    def range(self, first: date, last: date) -> dict[str, str]:
-        """The start_date and end_date query parameters that ask for the days first..last."""
-        end = last + timedelta(days=1) if self.exclusive else last
-        return {"start_date": first.isoformat(), "end_date": end.isoformat()}
+    def remember(self, state: dict[str, Any]) -> None:
+        """Take the reading an earlier run learnt (from the source state), once per run."""
+        if not self._remembered and not self._forced and state.get("end_date_exclusive"):
+            self.exclusive = self._recheck_due = True
+        self._remembered = True
+
+    def keep(self, state: dict[str, Any]) -> None:
+        """Keep the learnt reading in the source state for later runs, or forget one that no longer holds."""
+        if self._forced:
+            return
+        if self.exclusive:
+            state["end_date_exclusive"] = True
+        else:
+            state.pop("end_date_exclusive", None)
+
+    @property
+    def recheck_due(self) -> bool:
+        """Whether the reading came from an earlier run and has not been checked in this one."""
+        return self._recheck_due
+
+    def recheck(self, client: VendorClient, path: str, params: dict[str, Any], day: date) -> Any:
+        """Ask `day` as D..D under a reading learnt earlier: a refusal confirms it (the day is asked
+        again as D..D+1); an answer means the workspace reads end_date as inclusive now."""
+        self._recheck_due = False
+        try:
+            answer = client.get(path, params={**params, **_date_range(day, day, exclusive=False)})
+        except VendorRequestError as exc:
+            if not _refuses_one_day(exc, day, day):
+                raise
+            return client.get(path, params={**params, **_date_range(day, day, exclusive=True)})
+        self.exclusive = False
+        self._notes.warn("this workspace reads end_date as inclusive again (a one-day range was answered); "
+                         "each day is asked as that day alone")
+        return answer
 
     def get(self, client: VendorClient, path: str, params: dict[str, Any], first: date, last: date) -> Any:
-        """GET `path` for the days first..last, learning the exclusive reading from its refusal."""
+        """GET `path` for the days first..last, learning the exclusive reading from its refusal.
+
+        Under the exclusive reading a range asks one day further; rows of days outside first..last are
+        the caller's to leave out (daily rows are dated; a step answer is asked one day at a time).
+        """
         asked_exclusive = self.exclusive
         try:
-            return client.get(path, params={**params, **self.range(first, last)})
+            return client.get(path, params={**params, **_date_range(first, last, asked_exclusive)})
         except VendorRequestError as exc:
-            refused_one_day = exc.status == 400 and first == last and "earlier than end date" in str(exc).lower()
-            if asked_exclusive or not refused_one_day:
+            if asked_exclusive or not _refuses_one_day(exc, first, last):
                 raise
             self.exclusive = True  # set by every thread that meets the refusal: the same value
             self._notes.warn("this workspace reads end_date as exclusive (a one-day range was refused); "
                              "each day is asked as that day to the next")
-            return client.get(path, params={**params, **self.range(first, last)})
+            return client.get(path, params={**params, **_date_range(first, last, exclusive=True)})
+
+
+def _date_range(first: date, last: date, exclusive: bool) -> dict[str, str]:
+    """The start_date and end_date query parameters that ask for the days first..last under a reading."""
+    end = last + timedelta(days=1) if exclusive else last
+    return {"start_date": first.isoformat(), "end_date": end.isoformat()}
+
+
+def _refuses_one_day(exc: VendorRequestError, first: date, last: date) -> bool:
+    """Whether a refusal is the exclusive reading's answer to a one-day range."""
+    return exc.status == 400 and first == last and "earlier than end date" in str(exc).lower()
 
 
 class StepCoverage:

@@ -224,10 +224,22 @@ def test_an_exclusive_end_date_is_learnt_from_its_refusal_and_kept(twin: TwinSer
 
     world.advance(1)
     twin.clear_log()
-    _run(pipeline)  # knows the reading from the start: no refusal, and the look-back fills any gap
-    assert 400 not in {r.status for r in twin.requests()}
+    _run(pipeline)  # knows the reading: one D..D request checks it before the others, and the look-back fills any gap
+    assert len([r for r in twin.requests() if r.status == 400]) == 1
     assert loaded_steps(pipeline) == expected_steps(world, FIRST, world.today)
     assert loaded_daily(pipeline) == expected_daily(world, FIRST, world.today)
+
+    twin.twin.end_date_exclusive = False  # the workspace reads end_date as inclusive again
+    world.advance(1)
+    twin.clear_log()
+    _run(pipeline)
+    assert {r.status for r in twin.requests()} <= {200, 429}
+    assert {r.query.split("start_date=")[1][:10] == r.query.split("end_date=")[1][:10]
+            for r in twin.requests(STEPS)} == {True}  # every day asked as D..D again
+    assert loaded_steps(pipeline) == expected_steps(world, FIRST, world.today)  # no day summed into another
+    assert loaded_daily(pipeline) == expected_daily(world, FIRST, world.today)
+    assert "end_date_exclusive" not in pipeline.state["sources"]["instantly"]
+    assert [w for w in pipeline.state["sources"]["instantly"]["last_run"]["warnings"] if "inclusive again" in w]
 
 
 def test_an_exclusive_end_date_answered_with_nothing_is_warned_about_and_can_be_set(
