@@ -182,7 +182,8 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
 
     A run without end_date moves the incremental position: `last_sent_day` (the latest send day
     loaded, no later than the last day asked for) and the known `sequence_ids`. A fixed range
-    (end_date) leaves both as they were, so the next run continues as if it had not happened.
+    (end_date) leaves both as they were, so the next run continues as if it had not happened; so
+    does a run whose paging stopped early (rows may be missing), so the next run reads them again.
     """
     state = dlt.current.resource_state()
     ids = directory.ids()
@@ -190,8 +191,10 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
     report = ParseReport()
     batches = _Batches(report)
     latest: date | None = None
+    stopped: list[str] = []  # streams whose paging stopped early
     for first, last, chunk in streams:
-        for rows in stats_pages(client, first, last, chunk, plan.page_size, plan.in_flight, warn=notes.warn):
+        for rows in stats_pages(client, first, last, chunk, plan.page_size, plan.in_flight, warn=notes.warn,
+                                stopped=stopped):
             for table in batches.add(rows):
                 latest = _latest(table, latest)
                 yield table
@@ -199,7 +202,10 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
         latest = _latest(table, latest)
         yield table
     _report(report, notes, batches.rows)
-    if plan.end is None:
+    if stopped and plan.end is None:
+        notes.warn("the incremental position was not moved, as paging stopped early: the next run reads "
+                   "these days again")
+    elif plan.end is None:
         if latest is not None:  # a send day past the last day asked for (a clock ahead) is not trusted
             day = max(state.get("last_sent_day") or "", latest.isoformat())
             state["last_sent_day"] = min(day, max(s[1] for s in streams).isoformat())
@@ -211,7 +217,7 @@ def email_stats(client: VendorClient, directory: SequenceDirectory, notes: RunNo
 
 def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: list[str], page_size: int,
                 in_flight: int, decode: Decoder = read_stats_page, warn: Callable[[str], None] = log.warning,
-                ) -> Iterator[ArrowPage | list[dict[str, Any]]]:
+                stopped: list[str] | None = None) -> Iterator[ArrowPage | list[dict[str, Any]]]:
     """The rows of every consolidated-stats page of one window and id chunk, in page order: an
     `ArrowPage` where `decode` (by default `read_stats_page`) read the page as Arrow, else the rows
     as dicts.
@@ -220,7 +226,8 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
     to a batch's worth ahead of the one being handed out, until one says hasMore = false or comes
     back short. Pages past that one are no longer requested (at most `in_flight - 1` were already
     on their way). Through `warn`: a short page that says hasMore = true (taken as the last), and a
-    page that repeats the one before (the API ignoring pageNum), where the paging stops.
+    page that repeats the one before (the API ignoring pageNum), where the paging stops and the
+    warning is also added to `stopped`.
     """
     body = {"sequenceIds": sequence_ids, "startDate": first.isoformat(), "endDate": last.isoformat(),
             "pageLimit": page_size}
@@ -271,8 +278,11 @@ def stats_pages(client: VendorClient, first: date, last: date, sequence_ids: lis
         for page, (rows, more, cut_short) in ahead:
             if same_rows(rows, previous):
                 last_page[:] = [page - 1]  # the pages queued after it are not requested
-                warn(f"consolidated-stats page {page} of {first}..{last} repeated page {page - 1}; paging "
-                     f"stopped there (rows of later pages may be missing)")
+                message = (f"consolidated-stats page {page} of {first}..{last} repeated page {page - 1}; paging "
+                           f"stopped there (rows of later pages may be missing)")
+                warn(message)
+                if stopped is not None:
+                    stopped.append(message)
                 break
             check(page, rows, cut_short)
             yield rows

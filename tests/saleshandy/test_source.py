@@ -253,9 +253,15 @@ def test_a_page_repeating_the_one_before_ends_the_paging_with_a_warning(
     assert len(rows) == 10 and all(expected[tuple(r[k] for k in KEY)] == r for r in rows)  # page 1, once
     assert last_run(pipeline)["warnings"] == [
         "consolidated-stats page 2 of 2026-11-01..2026-11-23 repeated page 1; paging stopped there "
-        "(rows of later pages may be missing)"]
+        "(rows of later pages may be missing)",
+        "the incremental position was not moved, as paging stopped early: the next run reads these days again"]
     # pages 1 and 2 and the few that started meanwhile (thread timing), not the 2000 queued ahead
     assert len(stats_requests(sandbox)) < 20
+    # the rows of the pages never read are not given up: no position, so the next run reads it all again
+    assert pipeline.state["sources"]["saleshandy"]["resources"].get("email_stats", {}).get("last_sent_day") is None
+    sandbox.saleshandy.twin.page_ignored = False
+    pipeline = run(make_pipeline, start_date="2026-11-01", page_size=10, prefetch_pages=2, rate_limits=[[1000, 1]])
+    assert {tuple(r[k] for k in KEY): r for r in loaded(pipeline)} == expected
 
 
 @pytest.mark.timeout(60)
