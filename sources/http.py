@@ -441,6 +441,25 @@ class VendorClient:
             time.sleep(delay)
 
 
+def parse_rate_limits(vendor: str, value: Any, default: tuple[tuple[int, float], ...]) -> tuple[tuple[int, float], ...]:
+    """A `rate_limits` setting, [requests, seconds] pairs, as tuples (`default` when unset).
+
+    ValueError naming the vendor and the expected shape when it has another shape or is empty; the
+    numbers themselves are checked with the other client settings (`VendorClient`).
+    """
+    if value is None:
+        return default
+    try:
+        limits = tuple((int(count), float(seconds)) for count, seconds in value)
+    except (TypeError, ValueError):
+        limits = ()
+    if not limits:
+        example = [[count, int(seconds) if float(seconds).is_integer() else seconds] for count, seconds in default]
+        raise ValueError(f"{VENDORS[vendor].title}: rate_limits must be a list of [requests, seconds] pairs, e.g. "
+                         f"{example}, got {value!r}; see [sources.{vendor}] rate_limits")
+    return limits
+
+
 def _rates(settings: HttpSettings) -> list[Rate]:
     """The limiter's rates: every window widened by the margin, shortest first.
 

@@ -357,3 +357,18 @@ def test_a_validation_error_names_the_field_it_is_about(server: TwinServer) -> N
     with client_for(server) as client, pytest.raises(VendorRequestError) as raised:
         client.get("/items/13")
     assert "The vendor said: Bad Request; /filters/from: must be within the last 31 days" in str(raised.value)
+
+
+@pytest.mark.parametrize("vendor", list(http.VENDORS))
+@pytest.mark.parametrize("setting", [[[10]], [["many", 1]], 10, "100/s", []])
+def test_a_rate_limits_setting_of_another_shape_is_refused_naming_the_vendor_and_the_shape(
+        vendor: str, setting: object) -> None:
+    with pytest.raises(ValueError) as raised:
+        http.parse_rate_limits(vendor, setting, ((100, 1.0),))
+    assert str(raised.value) == (f"{http.VENDORS[vendor].title}: rate_limits must be a list of [requests, seconds] "
+                                 f"pairs, e.g. [[100, 1]], got {setting!r}; see [sources.{vendor}] rate_limits")
+
+
+def test_a_rate_limits_setting_is_read_as_pairs_and_defaults_when_unset() -> None:
+    assert http.parse_rate_limits("instantly", [[100, 1], ["6000", "60"]], ()) == ((100, 1.0), (6000, 60.0))
+    assert http.parse_rate_limits("reply_io", None, ((100, 60.0),)) == ((100, 60.0),)

@@ -18,7 +18,7 @@ import dlt
 from dlt.sources import DltResource
 
 from sources import clock
-from sources.http import HttpSettings, VendorClient
+from sources.http import HttpSettings, VendorClient, parse_rate_limits
 from sources.notes import RunNotes
 
 from .helpers import (
@@ -85,7 +85,7 @@ def instantly_source(
     if look_back_days < 0:
         raise ValueError(f"Instantly: look_back_days must be 0 or more, got {look_back_days}")
     run_range(None, start, end, look_back_days, clock.utc_today())  # refuses a bad range before any request
-    limits = _rate_limits(rate_limits)
+    limits = parse_rate_limits("instantly", rate_limits, DEFAULT_RATE_LIMITS)
     client = VendorClient("instantly", base_url, api_key, HttpSettings(
         rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
     notes = RunNotes(client)
@@ -108,15 +108,6 @@ class _Window:
     def range(self, state: dict[str, Any]) -> tuple[date, date]:
         """The first and last day a resource with this state reads this run."""
         return run_range(state.get("last_day"), self.start, self.end, self.look_back_days, clock.utc_today())
-
-
-def _rate_limits(rate_limits: Optional[List[List[float]]]) -> tuple[tuple[int, float], ...]:
-    """The rate_limits setting as (requests, seconds) pairs; ValueError saying the expected shape."""
-    try:
-        return tuple((int(n), float(s)) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))
-    except (TypeError, ValueError):
-        raise ValueError(f"Instantly: rate_limits must be a list of [requests, seconds] pairs, e.g. "
-                         f"[[100, 1], [6000, 60]], got {rate_limits!r}") from None
 
 
 def _finish(state: dict[str, Any], first: date, last: date) -> None:

@@ -15,7 +15,7 @@ import dlt
 from dlt.sources import DltResource
 
 from sources import clock
-from sources.http import HttpSettings, VendorClient, VendorRequestError
+from sources.http import HttpSettings, VendorClient, VendorRequestError, parse_rate_limits
 from sources.notes import RunNotes
 from sources.reply_io import helpers, settings
 
@@ -26,7 +26,7 @@ def reply_io(
     base_url: str = settings.BASE_URL,
     look_back_days: int = 7,
     snapshot_statuses: Sequence[str] = ("active", "paused"),
-    rate_limits: Sequence[Sequence[float]] = ((100, 60), (3000, 3600)),
+    rate_limits: Sequence[Sequence[float]] = settings.DEFAULT_RATE_LIMITS,
     max_concurrency: int = 1,
     timeout: float = 30.0,
     max_attempts: int = 6,
@@ -59,13 +59,7 @@ def reply_io(
     if unknown:
         raise ValueError(f"snapshot_statuses has unknown statuses {sorted(unknown)}; "
                          f"use any of {', '.join(settings.KNOWN_STATUSES)}")
-    try:
-        limits = tuple((int(count), float(seconds)) for count, seconds in rate_limits)
-    except (TypeError, ValueError):
-        limits = ()
-    if not limits or any(count < 1 or seconds <= 0 for count, seconds in limits):
-        raise ValueError(f"rate_limits must be [requests, seconds] pairs of positive numbers, e.g. "
-                         f"[[100, 60], [3000, 3600]], got {rate_limits!r}")
+    limits = parse_rate_limits("reply_io", rate_limits, settings.DEFAULT_RATE_LIMITS)
     forced = helpers.user_range(start_date, end_date, clock.utc_today())
 
     client = VendorClient("reply_io", base_url, api_key, HttpSettings(

@@ -6,6 +6,7 @@ SEQUENCE_STATS_PATH = "/v3/sequences/stats"
 STEP_STATS_PATH = "/v3/sequences/{id}/stats/emails"
 
 PAGE_SIZE = 1000  # the largest `top` the list endpoint accepts
+DEFAULT_RATE_LIMITS = ((100, 60.0), (3000, 3600.0))  # Reply.io's published limits per user: 100/minute, 3,000/hour
 REACH_DAYS = 31  # /v3/sequences/stats answers only for `from` within the last 31 days: today - 30 ... today
 KNOWN_STATUSES = ("new", "active", "paused", "archived")  # "archived" stands for isArchived sequences
 # Rows added at the head of the list while paging can bring the page before back once or twice; a page

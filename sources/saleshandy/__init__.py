@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from dlt.sources import DltResource
 
 from sources import clock
-from sources.http import Decoder, HttpSettings, VendorClient
+from sources.http import Decoder, HttpSettings, VendorClient, parse_rate_limits
 from sources.notes import RunNotes
 
 from .helpers import (
@@ -111,7 +111,7 @@ def saleshandy_source(
                                ("prefetch_pages", prefetch_pages, 1)):
         if value < least:
             raise ValueError(f"Saleshandy {name} must be {least} or more, got {value}")
-    limits = tuple((int(n), float(s)) for n, s in (rate_limits or DEFAULT_RATE_LIMITS))
+    limits = parse_rate_limits("saleshandy", rate_limits, DEFAULT_RATE_LIMITS)
     client = VendorClient("saleshandy", base_url, api_key, HttpSettings(
         rate_limits=limits, timeout=timeout, max_attempts=max_attempts, max_concurrency=max_concurrency))
     notes = RunNotes(client)

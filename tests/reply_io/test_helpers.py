@@ -151,7 +151,7 @@ def test_statuses_compare_case_insensitively() -> None:
     ({"snapshot_statuses": ["ACTIVE", "finished"]}, r"unknown statuses \['finished'\]"),
     ({"rate_limits": [[0, 60]]}, "rate_limits"),
     ({"rate_limits": []}, "rate_limits"),
-    ({"rate_limits": [100, 60]}, r"pairs of positive numbers, e\.g\."),
+    ({"rate_limits": [100, 60]}, r"rate_limits must be a list of \[requests, seconds\] pairs, e\.g\."),
 ])
 def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
