@@ -5,7 +5,7 @@
 -- (Instantly) the stage before opened and replied is sent. A rate is NULL when either count is
 -- NULL or the denominator is 0. A sum with a NULL day (not reported, or unreadable) is NULL: a
 -- total with an unknown part is unknown. Reply.io's sums are person-days: a person active on two
--- days counts twice; Instantly's are email-days (see sql/README.md).
+-- days counts twice; Instantly's are lead-days (see sql/README.md).
 with totals as (
     select
         d.vendor as vendor,
