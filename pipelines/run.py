@@ -127,7 +127,12 @@ def check_destination(pipeline: dlt.Pipeline) -> None:
         raise ConfigError(f"destination {name} is not configured ({', '.join(exc.fields)} missing): set "
                           f"DESTINATION__{name.upper()}__CREDENTIALS (or BUCKET_URL) or [destination.{name}] "
                           f"in .dlt/secrets.toml") from None
-    except ConfigurationException:
+    except ConfigurationException as exc:
+        field = getattr(exc, "field_name", None)
+        if field and "credentials" not in field and "password" not in field:
+            raise ConfigError(f"destination {name} is not configured right: its setting {field} could not be read; "
+                              f"check DESTINATION__{name.upper()}__{field.upper()} or [destination.{name}] {field}"
+                              ) from None
         raise ConfigError(f"destination {name} is not configured right: its credentials are empty or malformed; "
                           f"check DESTINATION__{name.upper()}__CREDENTIALS or [destination.{name}] "
                           f"in .dlt/secrets.toml") from None
@@ -244,8 +249,8 @@ def warehouse_error(exc: BaseException) -> str:
 
 def mask_passwords(text: str) -> str:
     """The text with the password of every URL (scheme://user:password@host) and password=... masked."""
-    text = re.sub(r"(://[^/:@\s]*:)[^@\s]*@", r"\1***@", text)
-    return re.sub(r"(password=)\S+", r"\1***", text, flags=re.IGNORECASE)
+    text = re.sub(r"(://[^/:@\s]*:)\S*@", r"\1***@", text)  # up to the last @: a password may hold one
+    return re.sub(r"""(password\s*=\s*)('[^']*'|"[^"]*"|\S+)""", r"\1***", text, flags=re.IGNORECASE)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -341,7 +341,7 @@ class VendorClient:
 
     def _refusal(self, method: str, path: str, response: httpx.Response) -> VendorRequestError:
         status = response.status_code
-        detail = self._redact(_error_detail(response))
+        detail = self._redact(_error_detail(response))[:500]  # cut after redacting: no part of a key survives
         vendor = self.vendor
         is_bad_key = status == 401 or (
             status == 400 and any(m in detail.lower() for m in vendor.invalid_key_markers))
@@ -516,18 +516,18 @@ def _server_wait(response: httpx.Response, throttled: bool) -> float | None:
 
 
 def _error_detail(response: httpx.Response) -> str:
-    """The vendor's own words about an error, from any of the three body shapes."""
+    """The vendor's own words about an error, from any of the three body shapes (not yet redacted or cut)."""
     try:
         body = orjson.loads(response.content) if response.content else None
     except orjson.JSONDecodeError:
-        return response.text[:300].strip()
+        return response.text.strip()
     if isinstance(body, dict):
         parts = [str(body[k]) for k in ("message", "detail", "title", "code", "error") if body.get(k)]
         errors = body.get("errors")
         if isinstance(errors, list):
             parts += [_field_error(e) if isinstance(e, dict) else str(e) for e in errors]
-        return "; ".join(dict.fromkeys(parts))[:500]
-    return str(body)[:300] if body is not None else ""
+        return "; ".join(dict.fromkeys(parts))
+    return str(body) if body is not None else ""
 
 
 def _field_error(error: dict[str, Any]) -> str:

@@ -372,3 +372,10 @@ def test_a_rate_limits_setting_of_another_shape_is_refused_naming_the_vendor_and
 def test_a_rate_limits_setting_is_read_as_pairs_and_defaults_when_unset() -> None:
     assert http.parse_rate_limits("instantly", [[100, 1], ["6000", "60"]], ()) == ((100, 1.0), (6000, 60.0))
     assert http.parse_rate_limits("reply_io", None, ((100, 60.0),)) == ((100, 60.0),)
+
+
+def test_a_key_quoted_where_the_error_text_is_cut_is_still_masked(server: TwinServer) -> None:
+    server.twin.once.append(Response.json(400, {"message": "x" * 490 + f" {KEY} was refused"}))
+    with client_for(server) as client, pytest.raises(VendorRequestError) as raised:
+        client.get("/items/14")
+    assert KEY[:8] not in str(raised.value) and "***" in str(raised.value)

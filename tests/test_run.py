@@ -123,3 +123,5 @@ def test_an_unreachable_warehouse_fails_the_run_with_the_summary_and_no_password
 def test_a_password_in_an_error_is_masked() -> None:
     text = "invalid dsn: postgresql://loader:s3cr:et@db:5432/x, or host=db password=s3cr:et"
     assert runner.mask_passwords(text) == "invalid dsn: postgresql://loader:***@db:5432/x, or host=db password=***"
+    assert runner.mask_passwords("postgresql://u:p@ss@h/db") == "postgresql://u:***@h/db"  # an @ in the password
+    assert runner.mask_passwords("host=h password='a b' port=1") == "host=h password=*** port=1"  # a quoted one

@@ -43,6 +43,11 @@ CASES = [
      {"DESTINATION__POSTGRES__CREDENTIALS": ""},
      "error: destination postgres is not configured right: its credentials are empty or malformed; check "
      "DESTINATION__POSTGRES__CREDENTIALS or [destination.postgres] in .dlt/secrets.toml"),
+    ("destination setting that cannot be read", ["--source", "reply_io", "--destination", "postgres"],
+     {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader:s3cret@127.0.0.1:5432/test",
+      "DESTINATION__POSTGRES__CREATE_INDEXES": "maybe"},
+     "error: destination postgres is not configured right: its setting create_indexes could not be read; check "
+     "DESTINATION__POSTGRES__CREATE_INDEXES or [destination.postgres] create_indexes"),
     ("vendor named without a key", ["--source", "instantly"], {"SOURCES__INSTANTLY__API_KEY": None},
      "error: instantly: no API key. Set SOURCES__INSTANTLY__API_KEY or [sources.instantly] api_key in "
      ".dlt/secrets.toml"),
