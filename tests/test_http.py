@@ -339,7 +339,7 @@ def test_requests_queued_for_a_slot_wait_out_a_pause_that_began_meanwhile(server
     second_refusal = max(e.at for e in logged if e.fault == "429")
     assert not [e for e in logged if second_refusal + 0.05 < e.at < second_refusal + 0.95]
     after = sorted(e.at for e in logged if e.at >= second_refusal + 0.95)
-    assert after[7] - after[0] > 0.08  # paced again after the pause (7 intervals: 0.14 s), not a burst
+    assert after[7] - after[0] > 0.05  # paced again after the pause (7 intervals: 0.14 s), not a burst (~0 s)
 
 
 def test_reply_io_gets_its_key_in_both_documented_headers() -> None:

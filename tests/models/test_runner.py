@@ -249,7 +249,11 @@ def test_postgres_build_in_prefixed_schemas_matches_and_readers_never_see_a_half
     builder = threading.Thread(target=build_models, args=(destination,),
                                kwargs={"dataset_names": names, "models_dataset": models_dataset, "sql_dir": root})
     builder.start()
-    time.sleep(0.5)  # counts is rebuilt by now (name order), slow is sleeping
+    deadline = time.monotonic() + 30
+    while not read("select count(*) from pg_stat_activity where state = 'active' and query like "
+                   "'%pg_sleep(1.5)%' and pid <> pg_backend_pid()")[0][0]:  # slow is building: counts is rebuilt
+        assert builder.is_alive() and time.monotonic() < deadline, "the build never reached the slow model"
+        time.sleep(0.02)
     during = read(f"select sequences from {models_dataset}.counts")
     answered_while_building = builder.is_alive()
     builder.join()
