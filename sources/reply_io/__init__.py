@@ -45,9 +45,9 @@ def reply_io(
         max_concurrency: requests in flight at once.
         timeout: seconds to wait for an answer.
         max_attempts: tries per request on 429, 5xx, timeouts and dropped connections.
-        start_date: with end_date, re-read this range of days (YYYY-MM-DD, within the last 31 days)
-            instead of the incremental range.
-        end_date: the last day of that range (default today).
+        start_date: re-read the days from this one (YYYY-MM-DD, within the last 31 days) to end_date,
+            instead of the incremental range (default, when only end_date is set: the oldest day in reach).
+        end_date: the last day of that range (default, when only start_date is set: today).
 
     Returns:
         The resources sequences, sequence_stats_daily and step_stats_snapshots.

@@ -260,13 +260,13 @@ def parse_flags(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return flags, ~known.to_numpy(zero_copy_only=False)
 
 
-_INT64 = (-(2**63), 2**63 - 1)
-_COUNT_TEXT = re.compile(r"[+-]?[0-9]+(?:\.0*)?")  # ASCII digits only: "²".isdigit() is True
+_INT64_MAX = 2**63 - 1
+_COUNT_TEXT = re.compile(r"\+?[0-9]+(?:\.0*)?")  # ASCII digits only ("²".isdigit() is True), never negative
 
 
 def _count(value: Any) -> int | None:
     """A JSON value as a count: an int, a whole float (2.0) or such a number written as text
-    (" 3", "2.0"), within int64; else None."""
+    (" 3", "2.0"), from 0 to int64's largest; else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -277,20 +277,20 @@ def _count(value: Any) -> int | None:
         number = int(value.strip().partition(".")[0])
     else:
         return None
-    return number if _INT64[0] <= number <= _INT64[1] else None
+    return number if 0 <= number <= _INT64_MAX else None  # a negative number is no count
 
 
 def parse_counts(values: Sequence[Any] | pa.Array) -> tuple[pa.Array, np.ndarray, int]:
     """Counts as integers, a mask of the values that are not counts, and how many counts came as
     another type and were converted (a whole float such as 2.0, or text such as "3" or "2.0").
-    Fractions (2.5), numbers outside int64, booleans and other text are not counts: NULL, and in
-    the mask ("" and null are NULL but not in the mask). An Arrow array (from `read_stats_page`)
-    already holds integers."""
+    Fractions (2.5), negative numbers, numbers beyond int64, booleans and other text are not
+    counts: NULL, and in the mask ("" and null are NULL but not in the mask). An Arrow array (from
+    `read_stats_page`) already holds integers."""
     if isinstance(values, pa.Array):
-        return values, np.zeros(len(values), dtype=bool), 0
+        return _without_negatives(values)
     if all(type(value) is int or value is None for value in values):
         try:
-            return pa.array(values, type=pa.int64()), np.zeros(len(values), dtype=bool), 0
+            return _without_negatives(pa.array(values, type=pa.int64()))
         except (OverflowError, pa.ArrowInvalid):  # beyond int64: value by value
             pass
     out: list[int | None] = []
@@ -304,6 +304,14 @@ def parse_counts(values: Sequence[Any] | pa.Array) -> tuple[pa.Array, np.ndarray
         elif type(value) is not int:
             converted += 1
     return pa.array(out, type=pa.int64()), bad, converted
+
+
+def _without_negatives(counts: pa.Array) -> tuple[pa.Array, np.ndarray, int]:
+    """Integers as counts: a negative one is NULL and in the mask (no count is below 0)."""
+    negative = pc.fill_null(pc.less(counts, 0), False)
+    if not pc.any(negative).as_py():
+        return counts, np.zeros(len(counts), dtype=bool), 0
+    return pc.if_else(negative, pa.scalar(None, counts.type), counts), negative.to_numpy(zero_copy_only=False), 0
 
 
 def parse_texts(values: Sequence[Any] | pa.Array) -> pa.Array:

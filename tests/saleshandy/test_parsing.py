@@ -111,6 +111,9 @@ def test_counts() -> None:
     ([2**70, "1"], [None, 1], [True, False], 1),
     ([float("nan"), float("inf"), 4.0], [None, None, 4], [True, True, False], 1),
     ([5, None, 6], [5, None, 6], [False] * 3, 0),
+    ([-3, 4], [None, 4], [True, False], 0),  # no count is negative
+    (["-3", -2.0, 1], [None, None, 1], [True, True, False], 0),
+    (pa.array([-1, 2, None], pa.int64()), [None, 2, None], [True, False, False], 0),  # as read_stats_page reads it
 ])
 def test_counts_that_are_not_whole_int64_numbers_are_null_and_flagged(
         values: list, counts: list, bad: list, converted: int) -> None:
