@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from pipelines import demo, report, run_cmd, sandbox_cmd
-from pipelines.models import DIALECTS, ModelError, build_models
+from pipelines.models import DIALECTS, ModelError, build_models, models_pipeline
 from pipelines.run import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, WAREHOUSE_ERRORS, ConfigError, check_destination,
                            mask_passwords, resolve_destination, warehouse_error)
 
@@ -49,7 +49,7 @@ def rebuild_models(args: argparse.Namespace) -> int:
     destination = resolve_destination(args.destination)
     if destination.destination_name not in DIALECTS:
         raise ConfigError(f"the SQL models run on {' and '.join(DIALECTS)}, not on {args.destination}")
-    check_destination(report.models_pipeline(destination))
+    check_destination(models_pipeline(destination))
     try:
         print(build_models(destination).summary())
     except ModelError as exc:

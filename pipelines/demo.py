@@ -17,6 +17,7 @@ import dlt
 
 from pipelines import report, sandbox_cmd
 from pipelines import run as runner
+from pipelines.models import models_pipeline
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +58,7 @@ def execute(args: argparse.Namespace) -> int:
         return result.exit_code
 
     report_path = report.write_report(destination, path=folder / "outreach_report.html")
-    with report.models_pipeline(destination).sql_client() as client:
+    with models_pipeline(destination).sql_client() as client:
         marts = report.read_marts(client)
     print("\nFunnel per sequence (all loaded days):\n")
     print(funnel_table(marts["fct_funnel"], marts["dim_sequence"]))

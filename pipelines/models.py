@@ -586,6 +586,12 @@ def _execute(client: SqlClientBase[Any], model: Model, sql: str) -> Sequence[Seq
         raise ModelBuildError(model.name, model.path, exc) from exc
 
 
+def models_pipeline(destination: TDestinationReferenceArg, models_dataset: str = MODELS_DATASET) -> dlt.Pipeline:
+    """The pipeline the models are built and read with: its dataset is the models dataset."""
+    return dlt.pipeline(pipeline_name=f"{models_dataset}_models", destination=destination,
+                        dataset_name=models_dataset)
+
+
 def build_models(destination: TDestinationReferenceArg | dlt.Pipeline,
                  dataset_names: Mapping[str, str] | None = None,
                  models_dataset: str = MODELS_DATASET, sql_dir: Path = SQL_DIR) -> BuildReport:
@@ -623,8 +629,7 @@ def build_models(destination: TDestinationReferenceArg | dlt.Pipeline,
 
         destination = resolve_destination(destination)
     models = discover_models(sql_dir)
-    pipeline = dlt.pipeline(pipeline_name=f"{models_dataset}_models", destination=destination,
-                            dataset_name=models_dataset)
+    pipeline = models_pipeline(destination, models_dataset)
     dialect = _dialect_of(pipeline.destination.destination_type)
     with pipeline.sql_client() as client:
         return run_models(client, dialect, models, dataset_names, models_dataset)

@@ -25,8 +25,8 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.sql_client import SqlClientBase
 
 from pipelines import run as runner
+from pipelines.models import MODELS_DATASET, models_pipeline
 
-MODELS_DATASET = "outreach"
 DEFAULT_OUTPUT = "outreach_report.html"
 MARTS = ("dim_sequence", "fct_sequence_daily", "fct_funnel", "fct_step_variant")
 VENDORS = {"reply_io": "Reply.io", "saleshandy": "Saleshandy", "instantly": "Instantly"}
@@ -318,12 +318,6 @@ def _verdicts_html(panels: Sequence[Mapping[str, Any]]) -> str:
 
 
 # -- opening the warehouse ---------------------------------------------------------------------------
-
-
-def models_pipeline(destination: TDestinationReferenceArg, models_dataset: str = MODELS_DATASET) -> dlt.Pipeline:
-    """The pipeline the models are built with (see pipelines.models): its dataset is the models dataset."""
-    return dlt.pipeline(pipeline_name=f"{models_dataset}_models", destination=destination,
-                        dataset_name=models_dataset)
 
 
 @contextlib.contextmanager
