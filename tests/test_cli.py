@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -38,11 +39,17 @@ KEYS = {
     "instantly.campaign_analytics_daily": "campaign_id, day",
 }
 MARTS = ("dim_sequence", "fct_sequence_daily", "fct_funnel", "fct_step_variant")
+MIDNIGHT_MARGIN_S = 180  # longer than any one test here takes
 
 
 @pytest.fixture
 def world_config() -> WorldConfig:
-    # the CLI runs on the real clock, so the world starts at the real now; small, so runs stay quick
+    # the CLI runs on the real clock, so the world starts at the real now; small, so runs stay quick.
+    # A test must not span midnight UTC (the CLI's today would pass the world's): near it, wait it out.
+    now = time.time()
+    to_midnight = 86400 - now % 86400
+    if to_midnight < MIDNIGHT_MARGIN_S:
+        time.sleep(to_midnight + 1)
     small = Shape(sequences=3, prospects_per_day=2, oldest_days=60, newest_days=10)
     return WorldConfig(seed=11, reply_io=small, saleshandy=small, instantly=small)
 
