@@ -22,6 +22,7 @@ EMAILS = [
     ("s1", 1, "d@x", "2026-11-02 09:00:00+00", 1, 1, True, "Negative", False, True),
     ("s1", 1, "e@x", "2026-11-02 09:00:00+00", 0, 0, None, None, False, False),  # replied unreadable
     ("s2", 1, "f@x", "2026-11-02 10:00:00+00", 3, 0, False, None, False, False),  # all known
+    ("s2", 2, "f@x", "2026-11-02 12:00:00+00", 0, 0, False, "Positive", False, False),  # the prospect's sentiment
 ]
 # What each Saleshandy stage is, from one email: (the raw column it needs, whether the email counts).
 STAGES: dict[str, tuple[int, Callable[[Any], bool]]] = {
@@ -86,12 +87,17 @@ def test_a_count_with_an_unknown_part_is_null_in_every_mart(warehouse) -> None:
     assert mart("fct_step_variant", "sequence_id, step", "saleshandy", stages) == saleshandy_truth(
         lambda e: (e[0], str(e[1])))
     assert mart("fct_funnel", "sequence_id", "saleshandy", stages) == saleshandy_truth(lambda e: (e[0],))
+    # positive: a reply with the sentiment 'Positive'; unknown where replied is; a sentiment without a reply is none
+    assert mart("fct_funnel", "sequence_id", "saleshandy", ["positive"]) == {
+        ("s1",): {"positive": None}, ("s2",): {"positive": 0}}
+    assert mart("fct_sequence_daily", "sequence_id, day", "saleshandy", ["positive"])[("s1", "2026-11-01")] == {
+        "positive": 1}
     # the unreadable email is neither delivered nor "not opened": those counts are unknown
     assert mart("fct_sequence_daily", "sequence_id, day", "saleshandy", ["sent", "delivered", "bounced", "opened"])[
         ("s1", "2026-11-01")] == {"sent": 5, "delivered": None, "bounced": None, "opened": None}
     # a known funnel keeps its rates; an unknown count gives an unknown rate
     rates = mart("fct_funnel", "sequence_id", "saleshandy", ["delivery_rate", "open_rate", "click_rate"])
-    assert rates[("s2",)] == {"delivery_rate": 1.0, "open_rate": 1.0, "click_rate": 0.0}
+    assert rates[("s2",)] == {"delivery_rate": 1.0, "open_rate": 0.5, "click_rate": 0.0}
     assert rates[("s1",)] == {"delivery_rate": None, "open_rate": None, "click_rate": None}
 
     # Instantly: a day's step reported as NULL makes that day, that step and the funnel unknown
