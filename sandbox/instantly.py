@@ -292,7 +292,9 @@ class InstantlyTwin(VendorTwin):
     endpoints: the range stops before it, and a start_date on or after it is refused with the
     documented 400 "Start Date must be earlier than End Date" (inclusive, the default, refuses only
     a start after the end); with `refuse_empty_range` False, a start equal to the end is answered
-    as the empty range it is instead.
+    as the empty range it is instead. `step_base`: the number of the first step (1 as in the docs'
+    example; 0 is the other reading of the disputed numbering). `retry_after`: whether a 429 carries
+    a Retry-After header (undocumented for Instantly).
     """
 
     vendor = "instantly"
@@ -302,8 +304,10 @@ class InstantlyTwin(VendorTwin):
     def __init__(self, world: World, faults: Faults | None = None, limits: tuple[Limit, ...] | None = None,
                  api_key: str | None = None, variant_style: VariantStyle = "digits",
                  null_style: NullStyle = "mixed", end_date_exclusive: bool = False,
-                 refuse_empty_range: bool = True) -> None:
+                 refuse_empty_range: bool = True, step_base: int = 1, retry_after: bool = True) -> None:
         self.variant_style = variant_style
+        self.step_base = step_base
+        self.retry_after = retry_after
         self.null_style = null_style
         self.end_date_exclusive = end_date_exclusive
         self.refuse_empty_range = refuse_empty_range
@@ -334,6 +338,12 @@ class InstantlyTwin(VendorTwin):
     def error(self, status: int, message: str, **extra: Any) -> Response:
         return Response.json(status, {"statusCode": status, "error": HTTPStatus(status).phrase,
                                       "message": message, **extra})
+
+    def rate_limited(self, retry_after: float) -> Response:
+        response = super().rate_limited(retry_after)
+        if not self.retry_after:
+            del response.headers["Retry-After"]
+        return response
 
     def _validation(self, message: str) -> Response:
         return self.error(400, message, code="FST_ERR_VALIDATION")
@@ -422,8 +432,11 @@ class InstantlyTwin(VendorTwin):
     # -- quirks and faults -----------------------------------------------------------------------
 
     def _quirks(self, row: dict[str, Any], index: int) -> dict[str, Any]:
-        """Letters for variants and "null" strings for the unattributed row, as the switches say."""
+        """Letters for variants, "null" strings for the unattributed row and the step numbering, as the
+        switches say."""
         row = dict(row)
+        if row["step"] is not None and self.step_base != 1:
+            row["step"] = str(int(row["step"]) - 1 + self.step_base)
         if row["variant"] is not None and (
                 self.variant_style == "letters" or (self.variant_style == "mixed" and index % 2 == 1)):
             row["variant"] = chr(ord("A") + int(row["variant"]))

@@ -170,6 +170,26 @@ def test_a_429_pauses_the_run_and_it_goes_on(twin: TwinServer, world: World, mak
     assert loaded_steps(pipeline) == expected_steps(world, date(2026, 11, 21), world.today)
 
 
+def test_a_429_without_retry_after_backs_off_and_goes_on(twin: TwinServer, world: World, make_pipeline: Any) -> None:
+    twin.twin.retry_after = False  # Instantly does not document the header: the client's backoff decides the wait
+    twin.faults.script = ["429"]
+    pipeline = make_pipeline("instantly")
+    _run(pipeline, start_date="2026-11-21")
+    first, second = twin.requests()[:2]
+    assert (first.status, second.status) == (429, 200) and second.at - first.at >= 0.9  # the first backoff: 1-2 s
+    assert loaded_steps(pipeline) == expected_steps(world, date(2026, 11, 21), world.today)
+
+
+def test_steps_numbered_from_zero_are_kept_as_they_come(twin: TwinServer, world: World, make_pipeline: Any) -> None:
+    twin.twin.step_base = 0  # the other reading of the disputed numbering
+    pipeline = make_pipeline("instantly")
+    _run(pipeline, start_date=FIRST.isoformat())
+    expected = {(c, d, step if step == -1 else step - 1, v): counts
+                for (c, d, step, v), counts in expected_steps(world, FIRST, world.today).items()}
+    assert loaded_steps(pipeline) == expected
+    assert 0 in {k[2] for k in expected} and -1 in {k[2] for k in expected}  # step 0 and the unattributed row apart
+
+
 def test_a_failed_run_leaves_no_gap(twin: TwinServer, world: World, make_pipeline: Any) -> None:
     pipeline = make_pipeline("instantly")
     _run(pipeline, start_date="2026-11-18")
