@@ -104,15 +104,24 @@ def resolve_destination(name: str) -> Destination:
     """A dlt destination by name; ConfigError when dlt does not know it.
 
     DuckDB without configured credentials is the one file DEFAULT_DUCKDB_FILE in the working
-    folder (dlt would make one file per pipeline, and the models need all vendors in one).
+    folder (dlt would make one file per pipeline, and the models need all vendors in one). A
+    relative DuckDB path is made absolute here, against the working folder: dlt would resolve it
+    against the folder the pipeline was first run from.
     """
     if name == "duckdb":
-        return dlt.destinations.duckdb(dlt.secrets.get("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE)
+        return dlt.destinations.duckdb(_absolute(dlt.secrets.get("destination.duckdb.credentials") or DEFAULT_DUCKDB_FILE))
     try:
         return Destination.from_reference(name)
     except Exception:  # dlt raises several types for a name it cannot resolve
         raise ConfigError(f"unknown destination '{name}': use a dlt destination name such as duckdb, postgres, "
                           f"filesystem, bigquery, snowflake or motherduck") from None
+
+
+def _absolute(credentials: Any) -> Any:
+    """A DuckDB file path made absolute (against the working folder); other credentials as they are."""
+    if isinstance(credentials, str) and not credentials.startswith(":") and "://" not in credentials:
+        return str(Path(credentials).expanduser().resolve())
+    return credentials
 
 
 def check_destination(pipeline: dlt.Pipeline) -> None:
@@ -124,9 +133,10 @@ def check_destination(pipeline: dlt.Pipeline) -> None:
     try:
         pipeline.destination_client()
     except ConfigFieldMissingException as exc:
-        raise ConfigError(f"destination {name} is not configured ({', '.join(exc.fields)} missing): set "
-                          f"DESTINATION__{name.upper()}__CREDENTIALS (or BUCKET_URL) or [destination.{name}] "
-                          f"in .dlt/secrets.toml") from None
+        hint = " (a PostgreSQL URL needs a password; with trust auth any will do)" if name == "postgres" else ""
+        raise ConfigError(f"destination {name} is not configured ({', '.join(exc.fields)} missing or incomplete): "
+                          f"set DESTINATION__{name.upper()}__CREDENTIALS (or BUCKET_URL) or [destination.{name}] "
+                          f"in .dlt/secrets.toml{hint}") from None
     except ConfigurationException as exc:
         field = getattr(exc, "field_name", None)
         if field and "credentials" not in field and "password" not in field:

@@ -203,13 +203,30 @@ def test_run_into_parquet_files(tmp_path: Path, sandbox: Sandbox, world: World) 
         assert sorted(rows(table)) == sorted([*first[table], *rerun[table]]), table
 
 
+def test_a_relative_duckdb_file_is_in_the_folder_the_run_starts_from(tmp_path: Path, sandbox: Sandbox, world: World,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
+    env = {**run_env(sandbox, world), "DLT_DATA_DIR": str(tmp_path / "dlt")}  # one dlt folder for both runs
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        result = cli(["run", "--source", "instantly", "--no-models"], tmp_path / folder, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        with duckdb.connect(str(tmp_path / folder / "outreach_warehouse.duckdb"), read_only=True) as con:
+            assert con.sql("select count(*) from instantly._dlt_loads").fetchone() == (1,)  # its own run, in its own file
+    (tmp_path / "b" / "sub").mkdir()
+    env["DESTINATION__DUCKDB__CREDENTIALS"] = "sub/mine.duckdb"  # a configured relative path: from the run's folder too
+    assert cli(["run", "--source", "instantly", "--no-models"], tmp_path / "b", env).returncode == 0
+    assert (tmp_path / "b" / "sub" / "mine.duckdb").exists()
+
+
 @pytest.mark.parametrize("command", ["models", "report"])
 def test_models_and_report_without_a_reachable_warehouse_say_why(command: str, tmp_path: Path) -> None:
     unconfigured = cli([command, "--destination", "postgres"], tmp_path, {})
     assert (unconfigured.returncode, unconfigured.stderr) == (2, "")
-    assert unconfigured.stdout == ("error: destination postgres is not configured (credentials missing): set "
-                                   "DESTINATION__POSTGRES__CREDENTIALS (or BUCKET_URL) or [destination.postgres] "
-                                   "in .dlt/secrets.toml\n")
+    assert unconfigured.stdout == ("error: destination postgres is not configured (credentials missing or incomplete): "
+                                   "set DESTINATION__POSTGRES__CREDENTIALS (or BUCKET_URL) or [destination.postgres] "
+                                   "in .dlt/secrets.toml (a PostgreSQL URL needs a password; with trust auth any will "
+                                   "do)\n")
 
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))

@@ -37,8 +37,14 @@ CASES = [
      "bigquery, snowflake or motherduck"),
     ("destination without credentials", ["--source", "reply_io", "--destination", "postgres"],
      {"DESTINATION__POSTGRES__CREDENTIALS": None},
-     "error: destination postgres is not configured (credentials missing): set DESTINATION__POSTGRES__CREDENTIALS "
-     "(or BUCKET_URL) or [destination.postgres] in .dlt/secrets.toml"),
+     "error: destination postgres is not configured (credentials missing or incomplete): set "
+     "DESTINATION__POSTGRES__CREDENTIALS (or BUCKET_URL) or [destination.postgres] in .dlt/secrets.toml (a PostgreSQL "
+     "URL needs a password; with trust auth any will do)"),
+    ("postgres URL without a password", ["--source", "reply_io", "--destination", "postgres"],
+     {"DESTINATION__POSTGRES__CREDENTIALS": "postgresql://loader@127.0.0.1:5432/test"},
+     "error: destination postgres is not configured (credentials missing or incomplete): set "
+     "DESTINATION__POSTGRES__CREDENTIALS (or BUCKET_URL) or [destination.postgres] in .dlt/secrets.toml (a PostgreSQL "
+     "URL needs a password; with trust auth any will do)"),
     ("destination with empty credentials", ["--source", "reply_io", "--destination", "postgres"],
      {"DESTINATION__POSTGRES__CREDENTIALS": ""},
      "error: destination postgres is not configured right: its credentials are empty or malformed; check "
