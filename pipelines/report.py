@@ -384,5 +384,8 @@ def execute(args: argparse.Namespace) -> int:
     except runner.WAREHOUSE_ERRORS as exc:
         print(f"error: {runner.warehouse_error(exc)}")
         return runner.EXIT_FAILED
+    except OSError as exc:
+        print(f"error: the report could not be written to {args.output}: {exc.strerror or exc}")
+        return runner.EXIT_FAILED
     print(f"report written to {path.resolve()}")
     return runner.EXIT_OK

@@ -149,6 +149,10 @@ def test_run_into_duckdb_then_again_without_doubling(tmp_path: Path, sandbox: Sa
     assert loaded == summary_rows(first.stdout, "saleshandy", "email_stats")
     assert_warehouse_holds_the_world(dlt.destinations.duckdb(str(tmp_path / "outreach_warehouse.duckdb")), world,
                                      tmp_path, runs=2)
+    nowhere = tmp_path / "no-such-folder" / "report.html"
+    refused = cli(["report", "--output", str(nowhere)], tmp_path, env)
+    assert (refused.returncode, refused.stderr) == (1, "")
+    assert refused.stdout == f"error: the report could not be written to {nowhere}: No such file or directory\n"
 
 
 @pytest.fixture
