@@ -21,9 +21,10 @@ Follows `api-contracts.md` §2 and `vendor-docs/saleshandy-v1-consolidated-stats
   The world keeps an email's first open and click, so "Last Opened At" / "Last Clicked At" are
   those; "Sender Email" is the owner's mailbox; "Current Sentiment" is "" without a reply.
 
-Two faults of this twin alone, set on it (`twin.page_ignored`, `twin.has_more_always`): both
+Faults of this twin alone, set on it (`twin.page_ignored`, `twin.has_more_always`): both
 endpoints answer page 1 whatever page is asked for; consolidated-stats says hasMore = true on every
-page, the last and short one too.
+page, the last and short one too. And one reading the docs leave open (`twin.paging_fields`):
+`hasMore` and `nextPageNumber` appear only in the vendor's own excerpt; False leaves them out.
 
 Rows come per sequence (in the order of `sequenceIds`), then per block of prospects, then grouped
 by which optional values they have; the order is the same on every page.
@@ -643,6 +644,7 @@ class SaleshandyTwin(VendorTwin):
         self._hits_lock = threading.Lock()
         self.page_ignored = False  # every page asked for is answered as page 1
         self.has_more_always = False  # consolidated-stats says hasMore = true on every page
+        self.paging_fields = True  # False: consolidated-stats pages carry no hasMore / nextPageNumber
 
     def register_routes(self) -> None:
         self.route("GET", "/v1/sequences", self.list_sequences)
@@ -729,6 +731,8 @@ class SaleshandyTwin(VendorTwin):
             pieces[-1] = pieces[-1][:-1]  # the last row's comma
         tail = b'],"hasMore":%s,"nextPageNumber":%d}}' % (b"true" if has_more else b"false",
                                                         page_num + 1 if has_more else page_num)
+        if not self.paging_fields:
+            tail = b"]}}"
         body = [b'{"message":"%s","payload":{"data":[' % STATS_MESSAGE.encode(), *pieces, tail]
         return Response(200, body, {"Content-Type": "application/json; charset=utf-8"})
 

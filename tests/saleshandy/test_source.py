@@ -242,6 +242,18 @@ def test_a_short_page_saying_has_more_is_the_last_with_a_warning(
         f"hasMore = true; it was taken as the last page"]
 
 
+def test_pages_without_has_more_are_read_until_a_short_one(
+        sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
+    sandbox.saleshandy.twin.paging_fields = False  # hasMore / nextPageNumber are only in the vendor's excerpt
+    sandbox.saleshandy.set_limits(())
+    pipeline = run(make_pipeline, start_date="2026-11-01", page_size=10, prefetch_pages=2, rate_limits=[[1000, 1]])
+    expected = truth(world, date(2026, 11, 1))
+    assert loaded(pipeline) == expected and len(expected) > 20  # several pages, every row once
+    pages = len(expected) // 10 + 1  # the last, short page ends it (and the one asked ahead with it)
+    assert pages <= len(stats_requests(sandbox)) <= pages + 1
+    assert last_run(pipeline)["warnings"] == []
+
+
 @pytest.mark.timeout(60)  # paging that never ends fails here, not at the suite's limit
 def test_a_page_repeating_the_one_before_ends_the_paging_with_a_warning(
         sandbox: Sandbox, world: World, make_pipeline: Callable[..., dlt.Pipeline]) -> None:
