@@ -290,7 +290,7 @@ def test_a_users_view_on_a_mart_survives_rebuilds_and_a_blocking_one_is_named(tm
     report = warehouse.build(sql_dir=root)
     assert [(m.name, m.rows) for m in report.models if m.rows is not None] == [("all_sequences", 3), ("counts", 1)]
     assert warehouse.execute(f"select vendor, n from {bi}.sequences_by_vendor") == [("reply_io", 3)]
-    assert warehouse.execute(f"select comment from duckdb_tables() where table_name = 'all_sequences'"
+    assert warehouse.execute("select comment from duckdb_tables() where table_name = 'all_sequences'"
                              if warehouse.dialect == "duckdb" else
                              f"select obj_description(to_regclass('{warehouse.models_dataset}.all_sequences'), "
                              "'pg_class')") == [("built by outreach-elt from sql/marts/all_sequences.sql",)]

@@ -74,7 +74,6 @@ def test_a_count_with_an_unknown_part_is_null_in_every_mart(warehouse) -> None:
                         STEP_DAYS)
     warehouse.build()
     stages = ["sent", *STAGES]
-    columns = ", ".join(stages)
 
     def mart(name: str, grain: str, vendor: str, measures: list[str]) -> dict[Any, dict[str, Any]]:
         keys = [k.strip() for k in grain.split(",")]
